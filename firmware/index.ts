@@ -1,0 +1,12 @@
+// The package's main entry (`import ... from 'spinet'`): the firmware's public pieces.
+export { VERSION } from './version.js'
+export { boot } from './boot.js'
+export type { Firmware, Print } from './boot.js'
+export type { Core, CoreName } from './core/contract.js'
+export { pseudoHeaderSeed, fold16 } from './core/contract.js'
+export { PortableCore } from './core/portable.js'
+export { WasmCore } from './core/wasm.js'
+export { layoutArena, checkBudget, formatArenaMap, region, BudgetError } from './kernel/arena.js'
+export type { Budget, ArenaLayout, Region } from './kernel/arena.js'
+export { checkBoard } from './kernel/board.js'
+export type { Board } from './kernel/board.js'
