@@ -21,7 +21,7 @@ export interface Budget {
   /** UDP socket table and the receive ring of each. */
   udpSockets: number
   udpRxBytes: number
-  /** ARP cache entries and packets that may wait for a resolution. */
+  /** ARP cache entries, and packets that may wait for a resolution (each with a frame slot of its own). */
   arpEntries: number
   arpPending: number
   /** IPv4 fragment reassembly buffers and the largest datagram each can rebuild. */
@@ -145,7 +145,7 @@ function regionList(b: Budget): [string, number, number][] {
     ['tx ring', b.txSlots, b.frameSlotBytes],
     ['tx ring header', 1, SIZES.ringHeader],
     ['arp cache', b.arpEntries, SIZES.arpEntry],
-    ['arp pending', b.arpPending, SIZES.arpPending],
+    ['arp pending', b.arpPending, SIZES.arpPending + b.frameSlotBytes],
     ['ip reassembly state', b.reassemblyBuffers, SIZES.reassemblyState],
     ['ip reassembly buffers', b.reassemblyBuffers, alignUp(b.reassemblyBytes, 4)],
     ['udp sockets', b.udpSockets, SIZES.udpSocket],

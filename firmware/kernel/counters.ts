@@ -1,0 +1,45 @@
+// Counters of frames in and out and of drops by reason, as u32 words in the arena's "counters"
+// region (64 words). Device dialect. Names are listed once here; the console and `spinet sim` print
+// the non-zero ones.
+
+export const COUNTER_NAMES = [
+  'eth.rx', 'eth.tx', 'eth.rx.runt', 'eth.rx.not-for-us', 'eth.rx.unknown-type', 'eth.tx.ring-full',
+  'arp.rx', 'arp.tx', 'arp.rx.bad', 'arp.rx.ignored', 'arp.pending.full', 'arp.pending.timeout',
+  'ip.rx', 'ip.tx', 'ip.rx.short', 'ip.rx.version', 'ip.rx.ihl', 'ip.rx.length', 'ip.rx.checksum',
+  'ip.rx.not-for-us', 'ip.rx.proto', 'ip.frag.rx', 'ip.frag.reassembled', 'ip.frag.overlap',
+  'ip.frag.too-big', 'ip.frag.timeout', 'ip.frag.no-buffer', 'ip.frag.tx', 'ip.tx.no-route',
+  'icmp.rx', 'icmp.tx', 'icmp.rx.bad', 'icmp.echo', 'icmp.unreach.tx', 'icmp.unreach.limited',
+  'udp.rx', 'udp.tx', 'udp.rx.bad', 'udp.rx.checksum', 'udp.rx.no-port', 'udp.rx.ring-full',
+  'tcp.rx', 'tcp.tx', 'tcp.rx.bad', 'tcp.rx.checksum', 'tcp.rst.tx', 'tcp.retransmit',
+  'dhcp.tx', 'dhcp.rx', 'dhcp.bound', 'dhcp.lost',
+  'drv.rx.error', 'drv.tx.error', 'drv.recovery', 'drv.chip.overflow', 'poll.budget.stop',
+]
+
+export const COUNTER_WORDS = 64
+
+export class Counters {
+  readonly words: Uint32Array
+
+  constructor(buffer: ArrayBuffer, offset: number) {
+    if (COUNTER_NAMES.length > COUNTER_WORDS) throw new Error('too many counters for the counters region')
+    this.words = new Uint32Array(buffer, offset, COUNTER_WORDS)
+    this.words.fill(0)
+  }
+
+  /** The index of a counter by name (looked up once at boot by each module). */
+  static id(name: string): number {
+    const i = COUNTER_NAMES.indexOf(name)
+    if (i < 0) throw new Error('no counter "' + name + '"')
+    return i
+  }
+
+  inc(id: number): void { this.words[id]++ }
+  get(name: string): number { return this.words[Counters.id(name)] }
+
+  /** "name=value" for every non-zero counter. */
+  format(): string {
+    const parts: string[] = []
+    for (let i = 0; i < COUNTER_NAMES.length; i++) if (this.words[i] !== 0) parts.push(COUNTER_NAMES[i] + '=' + this.words[i])
+    return parts.join(' ')
+  }
+}
