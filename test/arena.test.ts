@@ -2,7 +2,7 @@
 // message that says what to change.
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { Budget, layoutArena, checkBudget, BudgetError, region, formatArenaMap, SIZES } from '../firmware/kernel/arena.js'
+import { Budget, layoutArena, checkBudget, isBudgetError, region, formatArenaMap, SIZES } from '../firmware/kernel/arena.js'
 import { loadBoard, boardNames } from '../hal/host/boards.js'
 
 const pico = (): Budget => ({ ...loadBoard('espruino-pico-w5500').budget })
@@ -60,7 +60,7 @@ describe('impossible budgets are refused with what to change', () => {
       const b = pico()
       mutate(b)
       assert.ok(checkBudget(b).length > 0)
-      assert.throws(() => layoutArena(b, 0, 1 << 20), (e: unknown) => e instanceof BudgetError && message.test(e.message))
+      assert.throws(() => layoutArena(b, 0, 1 << 20), (e: unknown) => isBudgetError(e) && message.test(e.message))
     })
   }
 
@@ -68,6 +68,6 @@ describe('impossible budgets are refused with what to change', () => {
     const b = pico()
     b.tcpRxBytes = 65536
     assert.throws(() => layoutArena(b, 0, 12288),
-      (e: unknown) => e instanceof BudgetError && /at most 12288/.test(e.message) && /tcp rx rings/.test(e.message))
+      (e: unknown) => isBudgetError(e) && /at most 12288/.test(e.message) && /tcp rx rings/.test(e.message))
   })
 })

@@ -1,5 +1,5 @@
 // `spinet build [--board NAME]`: check the budget, print the arena map, write the device bundle.
-import { layoutArena, formatArenaMap, BudgetError } from '../firmware/kernel/arena.js'
+import { layoutArena, formatArenaMap, isBudgetError } from '../firmware/kernel/arena.js'
 import { checkBoard } from '../firmware/kernel/board.js'
 import { boardNames, loadBoard } from '../hal/host/boards.js'
 import { createWasmCore } from '../hal/host/core.js'
@@ -21,7 +21,7 @@ async function buildOne(name: string, bundle: boolean): Promise<boolean> {
     console.log(`board ${name} (${board.chip}, ${board.core} core): arena ${layout.total} bytes`)
     console.log(formatArenaMap(layout))
   } catch (err) {
-    if (!(err instanceof BudgetError)) throw err
+    if (!isBudgetError(err)) throw err
     console.error(`board ${name}: ${err.message}`)
     return false
   }

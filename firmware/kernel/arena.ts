@@ -65,7 +65,18 @@ export interface ArenaLayout {
   regions: Region[]
 }
 
-export class BudgetError extends Error {}
+/** Errors about the budget carry this name (Espruino cannot subclass Error). */
+export const BUDGET_ERROR = 'BudgetError'
+
+function budgetError(message: string): Error {
+  const e = new Error(message)
+  e.name = BUDGET_ERROR
+  return e
+}
+
+export function isBudgetError(e: unknown): e is Error {
+  return e instanceof Error && e.name === BUDGET_ERROR
+}
 
 const BUDGET_KEYS = [
   'rxSlots', 'txSlots', 'frameSlotBytes', 'tcbs', 'tcpRxBytes', 'tcpTxBytes', 'tcpHoles', 'listeners',
@@ -160,11 +171,11 @@ function regionList(b: Budget): [string, number, number][] {
 
 /**
  * Lays out the arena from `base` (aligned to 16). `limit` is the most bytes the board can give the
- * arena. Throws a BudgetError whose message lists what to change when the budget is impossible.
+ * arena. Throws an Error named BudgetError whose message lists what to change when the budget is impossible.
  */
 export function layoutArena(b: Budget, base: number, limit: number): ArenaLayout {
   const problems = checkBudget(b)
-  if (problems.length > 0) throw new BudgetError('impossible budget:\n  ' + problems.join('\n  '))
+  if (problems.length > 0) throw budgetError('impossible budget:\n  ' + problems.join('\n  '))
   const list = regionList(b)
   const regions: Region[] = []
   let at = alignUp(base, ALIGN)
@@ -177,7 +188,7 @@ export function layoutArena(b: Budget, base: number, limit: number): ArenaLayout
   if (total > limit) {
     let biggest = regions[0]
     for (let i = 1; i < regions.length; i++) if (regions[i].size > biggest.size) biggest = regions[i]
-    throw new BudgetError('impossible budget: the arena needs ' + total + ' bytes but this board gives it at most ' +
+    throw budgetError('impossible budget: the arena needs ' + total + ' bytes but this board gives it at most ' +
       limit + '; shrink the largest region, "' + biggest.name + '" (' + biggest.count + ' x ' + biggest.each +
       ' bytes), or raise memory.arenaLimit if the board really has the RAM')
   }
