@@ -1,6 +1,7 @@
 // The hot paths compiled to build/core.wasm. Memory has a fixed size (asconfig.json: initial =
 // maximum), so `memory.buffer` never changes identity: on hosts it is the arena.
 export { checksum, checksumScalar, checksumSimd, sum, sumScalar, sumSimd, pseudoHeaderSeed } from './checksum'
+export { parseFrame, parseIpv4, emitEthernet, emitArp, emitIpv4, emitUdp, emitIcmp, emitIcmpChecksum } from './frame'
 
 /** First byte free for the arena: everything below belongs to the module's own static data. */
 export const ARENA_BASE: u32 = 65536

@@ -10,7 +10,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { rollup, Plugin } from 'rollup'
+import { rollup, Plugin } from '@rollup/wasm-node'
 import { minify } from 'terser'
 import type { Board } from '../firmware/kernel/board.js'
 import { checkDialect, formatFindings } from './dialect.js'

@@ -1,6 +1,11 @@
 // The portable backend of the hot-path contract (firmware/core/contract.ts), for boards without
 // WebAssembly. Device dialect: it runs on Espruino as well as on Node.
 import { Core, fold16 } from './contract.js'
+import {
+  FrameHost, parseFrame as portableParseFrame, parseIpv4 as portableParseIpv4, emitEthernet as portableEmitEthernet,
+  emitArp as portableEmitArp, emitIpv4 as portableEmitIpv4, emitUdp as portableEmitUdp, emitIcmp as portableEmitIcmp,
+  emitIcmpChecksum as portableEmitIcmpChecksum,
+} from './portable-frame.js'
 
 /** Espruino's native helpers, where they exist (absent on Node). */
 interface EspruinoE { sum(values: ArrayLike<number>): number }
@@ -13,13 +18,15 @@ function swap16(v: number): number {
   return ((v & 0xff) << 8) | (v >> 8)
 }
 
-export class PortableCore implements Core {
+export class PortableCore implements Core, FrameHost {
   readonly name = 'portable' as const
   readonly buffer: ArrayBuffer
   readonly base: number
   readonly size: number
-  private readonly u8: Uint8Array
-  private readonly u32: Uint32Array
+  /** Views of the whole buffer, for the frame paths (firmware/core/portable-frame.ts). */
+  readonly u8: Uint8Array
+  readonly u32: Uint32Array
+  readonly dv: DataView
   /** Espruino's `E`, when its native E.sum exists. */
   private readonly espruino: EspruinoE | undefined
 
@@ -30,7 +37,43 @@ export class PortableCore implements Core {
     this.size = size === undefined ? buffer.byteLength - this.base : size
     this.u8 = new Uint8Array(buffer)
     this.u32 = new Uint32Array(buffer)
+    this.dv = new DataView(buffer)
     this.espruino = typeof E !== 'undefined' && typeof E.sum === 'function' ? E : undefined
+  }
+
+  // Frame paths: firmware/core/portable-frame.ts, the twin of assembly/frame.ts.
+
+  parseFrame(off: number, len: number, desc: number): number {
+    return portableParseFrame(this, off, len, desc)
+  }
+
+  parseIpv4(off: number, len: number, desc: number): number {
+    return portableParseIpv4(this, off, len, desc)
+  }
+
+  emitEthernet(off: number, dstMacOff: number, srcMacOff: number, ethertype: number): void {
+    portableEmitEthernet(this, off, dstMacOff, srcMacOff, ethertype)
+  }
+
+  emitArp(off: number, op: number, shaOff: number, spa: number, thaOff: number, tpa: number): void {
+    portableEmitArp(this, off, op, shaOff, spa, thaOff, tpa)
+  }
+
+  emitIpv4(off: number, tos: number, totalLength: number, id: number, flagsFragment: number, ttl: number,
+           proto: number, src: number, dst: number): void {
+    portableEmitIpv4(this, off, tos, totalLength, id, flagsFragment, ttl, proto, src, dst)
+  }
+
+  emitUdp(off: number, srcPort: number, dstPort: number, dataLen: number, src: number, dst: number): void {
+    portableEmitUdp(this, off, srcPort, dstPort, dataLen, src, dst)
+  }
+
+  emitIcmp(off: number, type: number, code: number, rest: number, len: number): void {
+    portableEmitIcmp(this, off, type, code, rest, len)
+  }
+
+  emitIcmpChecksum(off: number, len: number): void {
+    portableEmitIcmpChecksum(this, off, len)
   }
 
   checksum(off: number, len: number, seed: number): number {

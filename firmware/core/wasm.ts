@@ -15,6 +15,15 @@ export interface CoreExports {
   sumScalar(ptr: number, len: number, seed: number): number
   sumSimd(ptr: number, len: number, seed: number): number
   pseudoHeaderSeed(src: number, dst: number, proto: number, length: number): number
+  parseFrame(off: number, len: number, desc: number): number
+  parseIpv4(off: number, len: number, desc: number): number
+  emitEthernet(off: number, dstMacOff: number, srcMacOff: number, ethertype: number): void
+  emitArp(off: number, op: number, shaOff: number, spa: number, thaOff: number, tpa: number): void
+  emitIpv4(off: number, tos: number, totalLength: number, id: number, flagsFragment: number, ttl: number,
+           proto: number, src: number, dst: number): void
+  emitUdp(off: number, srcPort: number, dstPort: number, dataLen: number, src: number, dst: number): void
+  emitIcmp(off: number, type: number, code: number, rest: number, len: number): void
+  emitIcmpChecksum(off: number, len: number): void
 }
 
 export class WasmCore implements Core {
@@ -33,8 +42,28 @@ export class WasmCore implements Core {
     // Bound methods keep the call path to one export call (no property lookups per packet).
     this.checksum = exports.checksum
     this.sum = exports.sum
+    this.parseFrame = exports.parseFrame
+    this.parseIpv4 = exports.parseIpv4
+    this.emitEthernet = exports.emitEthernet
+    this.emitArp = exports.emitArp
+    this.emitIpv4 = exports.emitIpv4
+    this.emitUdp = exports.emitUdp
+    this.emitIcmp = exports.emitIcmp
+    this.emitIcmpChecksum = exports.emitIcmpChecksum
   }
 
   checksum: (off: number, len: number, seed: number) => number
   sum: (off: number, len: number, seed: number) => number
+  // Verdicts and other results are small, so the i32 the export returns needs no `>>> 0`; IPv4
+  // addresses are passed in (JavaScript wraps values above 2^31 into the i32 parameter) or read back
+  // from the descriptor through a Uint32Array, never returned.
+  parseFrame: (off: number, len: number, desc: number) => number
+  parseIpv4: (off: number, len: number, desc: number) => number
+  emitEthernet: (off: number, dstMacOff: number, srcMacOff: number, ethertype: number) => void
+  emitArp: (off: number, op: number, shaOff: number, spa: number, thaOff: number, tpa: number) => void
+  emitIpv4: (off: number, tos: number, totalLength: number, id: number, flagsFragment: number, ttl: number,
+             proto: number, src: number, dst: number) => void
+  emitUdp: (off: number, srcPort: number, dstPort: number, dataLen: number, src: number, dst: number) => void
+  emitIcmp: (off: number, type: number, code: number, rest: number, len: number) => void
+  emitIcmpChecksum: (off: number, len: number) => void
 }
