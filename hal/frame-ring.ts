@@ -22,7 +22,8 @@ export class FrameRing {
   readonly slotBytes: number
   /** The largest frame a slot holds. */
   readonly capacity: number
-  private readonly bytes: Uint8Array
+  /** The arena bytes the ring lives in: the offsets reserve() and peek() return index this view. */
+  readonly bytes: Uint8Array
   private readonly base: number
   private readonly hdr: Uint32Array
 

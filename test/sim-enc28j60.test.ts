@@ -1052,6 +1052,38 @@ describe('ENC28J60 simulator: silicon errata (DS80349C), each on and off', () =>
     assert.equal(s.chip.receive(frame(MAC, 60)), true)
   })
 
+  test('RESET pin (hardwareReset): power-on state with the start-up timer, also in power-save; buffer, link and errata kept', () => {
+    let now = 0
+    const s = make({ now: () => now, link: true })
+    s.spi.tick = () => { now += 5 }
+    now = 1000
+    init(s, { afterReset: () => { now += 2000 } })
+    s.spi.write(0x0100, [0xde, 0xad])
+    s.spi.wcr(0, EIE, INTIE | PKTIE)
+    s.spi.bfs(ECON2, PWRSV)
+    s.spi.tx([0xff]) // erratum #19: SRC is ignored in power-save mode ...
+    s.chip.update()
+    assert.equal(s.spi.rcr(0, EIE), INTIE | PKTIE)
+    assert.equal(s.chip.misuse, 1)
+    s.chip.hardwareReset() // ... the pin is not
+    now += 50
+    assert.equal(s.spi.rcr(0, ESTAT) & CLKRDY, 0, 'start-up timer running: CLKRDY clear')
+    now += 300
+    assert.equal(s.spi.rcr(0, ESTAT) & CLKRDY, CLKRDY)
+    assert.equal(s.spi.rcr(0, EIE), 0)
+    assert.equal(s.spi.rcr(0, ECON2), AUTOINC, 'PWRSV cleared')
+    assert.equal(s.spi.rcr(0, ECON1) & RXEN, 0)
+    assert.equal(s.spi.rcr(1, B1.ERXFCON), 0xa1)
+    assert.equal(s.spi.rcrMac(2, B2.MACON3), 0)
+    assert.equal(s.spi.r16(0, B0.ERXSTL), 0x05fa)
+    assert.equal(s.spi.phyRead(PH.PHCON2), 0)
+    assert.equal(s.spi.phyRead(PH.PHLCON), 0x3422)
+    assert.deepEqual([...s.spi.read(0x0100, 2)], [0xde, 0xad], 'buffer memory kept')
+    assert.equal(s.spi.phyRead(PH.PHSTAT2) & 0x0400, 0x0400, 'cable still plugged in')
+    assert.equal(s.chip.errata.e19, true)
+    assert.equal(s.chip.misuse, 1)
+  })
+
   test('§2.2 power-on with a clock: CLKRDY is clear and writes are refused until the start-up timer ends', () => {
     let now = 0
     const s = make({ now: () => now })

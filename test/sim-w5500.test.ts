@@ -1055,3 +1055,105 @@ test('stats: chip-select frames, SPI bytes, RX/TX frame counters', () => {
   assert.equal(chip.stats.rxFrames, 1)
   assert.equal(chip.stats.rxDropped, 1)
 })
+
+// ---------------------------------------------------------------------------------------------------
+// Time model (fixes made while writing the driver)
+
+test('µs clock: a SEND\'s wire time counts from when the chip accepted it, not from the host\'s next access', () => {
+  // The chip transmits on its own: a host that looks only 500 µs after SEND finds the frame long gone
+  // (1514 bytes at 100 Mbit/s: 123 µs). Before the fix the transmission only started at that access.
+  const c = clock()
+  const { chip, sent } = newChip({ now: c.now, commandLatencyUs: 2 })
+  macraw(chip, 0x04, 16, () => c.step(1))
+  queueTx(chip, frame(OTHER, 0x0800, 1514, 1))
+  wr(chip, sockReg(0), Sn_CR, [SEND])
+  c.step(500)
+  assert.equal(rd8(chip, sockReg(0), Sn_IR), SENDOK)
+  assert.equal(sent.length, 1)
+})
+
+test('µs clock: events due between two accesses take effect in time order (a SEND accepted before the link is back finds it down)', () => {
+  // SEND accepted at +2 µs while the cable was just re-plugged (autonegotiation ends at +10 µs): with the
+  // linkDownDuringSend fault the transmitter hangs although the link is up when the host next looks.
+  const c = clock()
+  const { chip, sent } = newChip({ now: c.now, commandLatencyUs: 2, autonegUs: 10, faults: { linkDownDuringSend: true } })
+  macraw(chip, 0x04, 16, () => c.step(1))
+  queueTx(chip, frame(OTHER, 0x0800, 100, 1))
+  wr(chip, sockReg(0), Sn_CR, [SEND])
+  chip.setLink(false)
+  chip.setLink(true)
+  c.step(1000)
+  assert.equal(rd8(chip, COMMON, PHYCFGR) & 1, 1, 'link up again')
+  assert.equal(rd8(chip, sockReg(0), Sn_IR), 0, 'no SENDOK: the SEND was accepted while the link was down')
+  assert.equal(sent.length, 0)
+  // Without the fault the frame waited for the link and went out when it came back, at +10 µs.
+  const d = newChip({ now: c.now, commandLatencyUs: 2, autonegUs: 10 })
+  macraw(d.chip, 0x04, 16, () => c.step(1))
+  queueTx(d.chip, frame(OTHER, 0x0800, 100, 1))
+  wr(d.chip, sockReg(0), Sn_CR, [SEND])
+  d.chip.setLink(false)
+  d.chip.setLink(true)
+  c.step(1000)
+  assert.equal(rd8(d.chip, sockReg(0), Sn_IR), SENDOK)
+  assert.equal(d.sent.length, 1)
+})
+
+// ---------------------------------------------------------------------------------------------------
+// RSTn
+
+/** Every common register and socket 0-7 register as the host reads them. */
+function dump(chip: W5500Sim): number[] {
+  const out = [...rd(chip, COMMON, 0, 0x3a)]
+  for (let s = 0; s < 8; s++) out.push(...rd(chip, sockReg(s), 0, 0x30))
+  return out
+}
+
+test('hardwareReset (RSTn): back to the power-on state of a fresh chip; cable, options, faults and stats kept', () => {
+  const fresh = newChip()
+  const { chip } = newChip()
+  const before = dump(fresh.chip)
+  wr(chip, COMMON, GAR, [192, 168, 1, 1, 255, 255, 255, 0, ...MAC])
+  wr(chip, COMMON, PHYCFGR, [0x00])
+  wr(chip, COMMON, PHYCFGR, [0xc8]) // forced 10BASE-T full duplex
+  wr(chip, COMMON, SIMR, [0x01])
+  macraw(chip, 0x84)
+  chip.receive(frame(MAC, 0x0800, 100))
+  queueTx(chip, frame(OTHER, 0x0800, 100))
+  assert.equal(chip.interrupt, true)
+  const frames = chip.stats.rxFrames
+  chip.hardwareReset()
+  assert.equal(chip.interrupt, false)
+  assert.deepEqual(dump(chip), before, 'every register as on a freshly constructed chip (PHY back to all-capable, linked)')
+  assert.equal(chip.stats.rxFrames, frames)
+  assert.equal(rd16(chip, sockRx(0), 0), 0, 'buffer memory cleared')
+  // Unplugged cable stays unplugged; the fault switches stay.
+  const down = newChip({ link: false, faults: { versionZero: true } })
+  rd8(down.chip, COMMON, VERSIONR)
+  rd8(down.chip, COMMON, VERSIONR)
+  assert.equal(rd8(down.chip, COMMON, VERSIONR), 0x04)
+  down.chip.hardwareReset()
+  assert.equal(rd8(down.chip, COMMON, VERSIONR), 0x00, 'VERSIONR-0 window after RSTn, as after power-on')
+  assert.equal(rd8(down.chip, COMMON, VERSIONR), 0x00)
+  assert.equal(rd8(down.chip, COMMON, VERSIONR), 0x04)
+  assert.equal(rd8(down.chip, COMMON, PHYCFGR), 0xba)
+  down.chip.setLink(true)
+  assert.equal(rd8(down.chip, COMMON, PHYCFGR), 0xbf)
+})
+
+test('hardwareReset with a µs clock: VERSIONR-0 window of versionZeroUs; a pending reset or SEND is gone', () => {
+  const c = clock()
+  const { chip, sent } = newChip({ now: c.now, versionZeroUs: 300, faults: { versionZero: true } })
+  c.step(1000)
+  macraw(chip, 0x04, 16, () => c.step(1))
+  queueTx(chip, frame(OTHER, 0x0800, 1514))
+  wr(chip, sockReg(0), Sn_CR, [SEND])
+  wr(chip, COMMON, MR, [0x80])
+  chip.hardwareReset()
+  assert.equal(rd8(chip, COMMON, MR), 0x00, 'no software reset in progress')
+  assert.equal(rd8(chip, COMMON, VERSIONR), 0x00)
+  c.step(300)
+  assert.equal(rd8(chip, COMMON, VERSIONR), 0x04)
+  c.step(1000)
+  assert.equal(sent.length, 0)
+  assert.equal(rd8(chip, sockReg(0), Sn_SR), 0x00)
+})

@@ -37,10 +37,13 @@ export const SIZES = {
   listener: 8,
   backlogEntry: 4,
   udpSocket: 16,
-  arpEntry: 16,
+  /** firmware/net/arp.ts: three f64 times, IPv4 address, MAC, state, tries, flags (struct-of-arrays). */
+  arpEntry: 40,
   arpPending: 8,
   reassemblyState: 64,
   counters: 256,
+  /** firmware/net/stack.ts: own/broadcast/zero MACs, multicast groups, two frame descriptors, scratch headers. */
+  netState: 384,
 }
 
 /** The smallest frame slot: 2-byte length + 1514-byte frame, rounded up to 4. */
@@ -151,6 +154,7 @@ export function checkBudget(b: Budget): string[] {
 function regionList(b: Budget): [string, number, number][] {
   return [
     ['counters', 1, SIZES.counters],
+    ['net state', 1, SIZES.netState],
     ['rx ring', b.rxSlots, b.frameSlotBytes],
     ['rx ring header', 1, SIZES.ringHeader],
     ['tx ring', b.txSlots, b.frameSlotBytes],

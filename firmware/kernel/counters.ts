@@ -5,14 +5,16 @@
 export const COUNTER_NAMES = [
   'eth.rx', 'eth.tx', 'eth.rx.runt', 'eth.rx.not-for-us', 'eth.rx.unknown-type', 'eth.tx.ring-full',
   'arp.rx', 'arp.tx', 'arp.rx.bad', 'arp.rx.ignored', 'arp.pending.full', 'arp.pending.timeout',
+  'arp.rx.conflict', 'arp.cache.full',
   'ip.rx', 'ip.tx', 'ip.rx.short', 'ip.rx.version', 'ip.rx.ihl', 'ip.rx.length', 'ip.rx.checksum',
-  'ip.rx.not-for-us', 'ip.rx.proto', 'ip.frag.rx', 'ip.frag.reassembled', 'ip.frag.overlap',
-  'ip.frag.too-big', 'ip.frag.timeout', 'ip.frag.no-buffer', 'ip.frag.tx', 'ip.tx.no-route',
-  'icmp.rx', 'icmp.tx', 'icmp.rx.bad', 'icmp.echo', 'icmp.unreach.tx', 'icmp.unreach.limited',
+  'ip.rx.not-for-us', 'ip.rx.bad-src', 'ip.rx.proto', 'ip.frag.rx', 'ip.frag.reassembled', 'ip.frag.overlap',
+  'ip.frag.too-big', 'ip.frag.timeout', 'ip.frag.no-buffer', 'ip.frag.bad', 'ip.frag.tx', 'ip.tx.no-route',
+  'icmp.rx', 'icmp.tx', 'icmp.rx.bad', 'icmp.rx.broadcast', 'icmp.echo', 'icmp.unreach.tx', 'icmp.unreach.limited',
   'udp.rx', 'udp.tx', 'udp.rx.bad', 'udp.rx.checksum', 'udp.rx.no-port', 'udp.rx.ring-full',
   'tcp.rx', 'tcp.tx', 'tcp.rx.bad', 'tcp.rx.checksum', 'tcp.rst.tx', 'tcp.retransmit',
   'dhcp.tx', 'dhcp.rx', 'dhcp.bound', 'dhcp.lost',
   'drv.rx.error', 'drv.tx.error', 'drv.recovery', 'drv.chip.overflow', 'poll.budget.stop',
+  'poll.error',
 ]
 
 export const COUNTER_WORDS = 64

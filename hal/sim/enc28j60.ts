@@ -571,6 +571,18 @@ export class Enc28j60Sim {
     this.sync(true)
   }
 
+  /**
+   * The RESET pin (§11, "Reset": the pin, like a power-on reset, resets the whole part). Modelled as the
+   * power-on reset: registers and PHY to their reset values, the oscillator start-up timer runs again with
+   * CLKRDY clear (erratum #2 concerns the SRC command only), power-save mode is left (erratum #19 concerns
+   * SRC only). Kept: the buffer memory, the cable and link state, the options, errata switches and stats.
+   * [unconfirmed: whether the start-up timer runs after a pin reset; modelled like power-on, the safe side.]
+   */
+  hardwareReset(): void {
+    this.sync(false)
+    this.systemReset(false)
+  }
+
   // -------------------------------------------------------------------------------------------------------
   // SPI: one chip-select frame per call, full duplex
 

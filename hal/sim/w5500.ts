@@ -30,6 +30,7 @@
 // - MACRAW receive records (2-byte big-endian length counting itself, frame without FCS, no padding),
 //   filters latched at OPEN, transmit of TX_RD..TX_WR as one frame, short frames padded to 60 bytes.
 // - INTn: asserted while (SIR & SIMR) | (IR & IMR) != 0, with the INTLEVEL re-assert wait.
+// - RSTn (hardwareReset, called by the host platform's reset pulse): the power-on state again.
 // - Opt-in faults: corrupt length header, torn 16-bit RSR/FSR reads, VERSIONR 0 after reset, transmitter
 //   hang when the link drops during SEND.
 
@@ -314,6 +315,8 @@ export class W5500Sim {
   private parkLen = 0
 
   private inAdvance = false
+  /** µs clock: the due time of the event advance() is processing (-1: none). */
+  private evtAt = -1
   private writeBlockedFlagged = false
 
   constructor(opts?: W5500SimOptions) {
@@ -470,6 +473,31 @@ export class W5500Sim {
     return this.stats.misuse
   }
 
+  /**
+   * The RSTn pin (active low; DS pin description): the chip goes back to its power-on state,
+   * like a freshly constructed simulator: every register at its reset value (SHAR included), sockets
+   * closed, buffer sizes 2 KB, pending commands, transmissions and interrupts gone, buffer memory
+   * cleared, the PHY out of reset in its default mode (PHYCFGR RST=1, OPMD=0, OPMDC=111).
+   * Kept: the cable, the options, the fault switches and the statistics. As at construction, a
+   * connected cable is linked at once (the simulator does not replay autonegotiation after power-on),
+   * and the VERSIONR-0 window of faults.versionZero follows, as after power-on.
+   */
+  hardwareReset(): void {
+    this.resetBusy = false
+    this.wipe()
+    this.txMem.fill(0)
+    this.rxMem.fill(0)
+    this.intOffValid = false
+    this.intWait = false
+    this.autonegBusy = false
+    this.linkUp = false
+    this.phyCfg = PHY_RESET_CFG
+    this.phyMode = (PHY_RESET_CFG >> 3) & 0x0f
+    if (this.linkPossible()) this.linkUpNow()
+    // Frame clock: the next two chip-select frames read 0 (as frames 1 and 2 after construction).
+    this.versionUntil = this.clock !== null ? this.clock() + this.vzUs : this.frameNo + 1 + this.vzFrames
+  }
+
   /** With a µs clock: let due internal events happen without an SPI access (for a pin watcher). */
   poll(): void {
     this.advance()
@@ -485,40 +513,66 @@ export class W5500Sim {
   // ------------------------------------------------------------------------------------------------
   // Time and events
 
+  /** The current time; while advance() processes a due event (µs clock), the time that event was due. */
   private t(): number {
+    if (this.evtAt >= 0) return this.evtAt
     return this.clock !== null ? this.clock() : this.frameNo
   }
 
   /** "Later": µs on a clock, else frames from now (1 = done when the next frame starts). */
   private after(us: number, frames: number): number {
-    return this.clock !== null ? this.clock() + us : this.frameNo + frames
+    return this.clock !== null ? this.t() + us : this.frameNo + frames
   }
 
+  /** µs clock: process an event as of the time it was due. */
+  private at(due: number): void {
+    if (this.clock !== null) this.evtAt = due
+  }
+
+  // Events are noticed lazily (at the next SPI access, receive(), `interrupt` read or poll()) but take
+  // effect in the order they were due and as of the time they were due: what they start (a transmission
+  // after SEND is accepted, the VERSIONR-0 window after a reset, a frame waiting for the link) is timed
+  // from then, not from the host's next access, and an event sees the state the earlier ones left (a
+  // SEND accepted before autonegotiation ends finds the link down). The silicon does these things on its
+  // own, whether or not the host is clocking SPI. (Processing them by kind at the next access made a
+  // SEND's wire time start only when the host next polled, and let a later link-up overtake an earlier
+  // SEND.)
   private advance(): void {
     if (this.inAdvance) return
     this.inAdvance = true
     const t = this.t()
-    if (this.resetBusy && t >= this.resetDue) {
-      this.resetBusy = false
-      this.versionUntil = t + (this.clock !== null ? this.vzUs : this.vzFrames)
-    }
-    if (this.autonegBusy && t >= this.autonegDue) {
-      this.autonegBusy = false
-      if (this.linkPossible()) this.linkUpNow()
+    // Earliest due event first; ties keep the order reset, PHY, then per socket command, transmission.
+    for (let guard = 0; guard < 4 * NSOCK + 4; guard++) {
+      let kind = 0
+      let sock = -1
+      let due = Infinity
+      if (this.resetBusy && this.resetDue <= t) { kind = 1; due = this.resetDue }
+      if (this.autonegBusy && this.autonegDue <= t && this.autonegDue < due) { kind = 2; due = this.autonegDue }
+      for (let s = 0; s < NSOCK; s++) {
+        if (this.cmd[s] !== 0 && this.cmdDue[s] <= t && this.cmdDue[s] < due) { kind = 3; sock = s; due = this.cmdDue[s] }
+        if (this.txState[s] === TX_FLIGHT && this.txDue[s] <= t && this.txDue[s] < due) { kind = 4; sock = s; due = this.txDue[s] }
+      }
+      if (kind === 0) break
+      this.at(due)
+      if (kind === 1) {
+        this.resetBusy = false
+        this.versionUntil = this.t() + (this.clock !== null ? this.vzUs : this.vzFrames)
+      } else if (kind === 2) {
+        this.autonegBusy = false
+        if (this.linkPossible()) this.linkUpNow()
+      } else if (kind === 3) {
+        const c = this.cmd[sock]
+        this.cmd[sock] = 0
+        this.execute(sock, c)
+      } else {
+        if (this.faults.tornReads) this.txState[sock] = TX_ARMED
+        else this.completeTx(sock)
+      }
+      this.evtAt = -1
     }
     for (let s = 0; s < NSOCK; s++) {
-      if (this.cmd[s] !== 0 && t >= this.cmdDue[s]) {
-        const c = this.cmd[s]
-        this.cmd[s] = 0
-        this.execute(s, c)
-      }
       if (this.srLagging[s] !== 0 && t >= this.srDue[s]) this.srLagging[s] = 0
-      if (this.txState[s] === TX_FLIGHT && t >= this.txDue[s]) {
-        if (this.faults.tornReads) this.txState[s] = TX_ARMED
-        else this.completeTx(s)
-      } else if (this.txState[s] === TX_ARMED && !this.faults.tornReads) {
-        this.completeTx(s)
-      }
+      if (this.txState[s] === TX_ARMED && !this.faults.tornReads) this.completeTx(s)
     }
     if (this.intWait && t >= this.intDue) {
       this.intWait = false
@@ -1018,7 +1072,7 @@ export class W5500Sim {
       const len = (this.txEnd[s] - this.txRd[s]) & 0xffff
       // Preamble+SFD 8, frame (padded to 60), FCS 4, inter-frame gap 12 bytes at the link speed.
       const bytes = (len < MIN_FRAME ? MIN_FRAME : len) + 24
-      this.txDue[s] = this.clock() + (bytes * 8) / this.linkSpeed
+      this.txDue[s] = this.t() + (bytes * 8) / this.linkSpeed
     } else {
       this.txDue[s] = this.frameNo // done in this same step
     }

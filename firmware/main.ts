@@ -1,0 +1,107 @@
+// The example firmware: the stack, DHCP or a static address, and the example services, on any
+// driver. The same code runs on an Espruino board (firmware/device.ts) and on the virtual board
+// (hal/host/virtual-board.ts). Device dialect.
+import { Core } from './core/contract.js'
+import { ArenaLayout } from './kernel/arena.js'
+import { EthernetDriver } from '../hal/driver.js'
+import { RandomSource } from '../hal/types.js'
+import { NetStack, IpConfig } from './net/stack.js'
+import { DhcpClient, formatBound } from './net/dhcp.js'
+import { formatIp, maskToPrefix } from './net/addr.js'
+import { startExampleServices, ExampleServices, formatExampleCounters } from './apps/example.js'
+
+export interface FirmwareOptions {
+  core: Core
+  layout: ArenaLayout
+  driver: EthernetDriver
+  random: RandomSource
+  mac: Uint8Array
+  /** A static address, or null for DHCP. */
+  address: IpConfig | null
+  hostname: string
+  /** Frames taken from the chip per step (storm fairness: the rest waits in the chip). */
+  pollBudget: number
+  log: (line: string) => void
+}
+
+/** Longest sleep between steps when nothing is due (link checks, DHCP timers are never later). */
+const MAX_IDLE_US = 250000
+
+export class Firmware {
+  readonly stack: NetStack
+  readonly driver: EthernetDriver
+  readonly dhcp: DhcpClient | null
+  services: ExampleServices | null = null
+  private readonly opts: FirmwareOptions
+  private link = false
+  private now = 0
+
+  constructor(opts: FirmwareOptions) {
+    this.opts = opts
+    this.driver = opts.driver
+    const staticConfig = opts.address !== null ? opts.address : { ip: 0, mask: 0, gateway: 0 }
+    this.stack = new NetStack({ core: opts.core, layout: opts.layout, mac: opts.mac, config: staticConfig,
+      pollBudget: opts.pollBudget, log: opts.log })
+    const log = opts.log
+    this.dhcp = opts.address !== null ? null : new DhcpClient(this.stack, opts.random, {
+      hostname: opts.hostname,
+      onBound: function (ip: number, mask: number, gateway: number, lease: number) {
+        log(formatBound(ip, mask, gateway, lease))
+      },
+      onLost: function () { log('dhcp: lease lost, address released') },
+    })
+  }
+
+  /** Initialises the chip and starts the services; prints the address when it is static. */
+  start(now: number): void {
+    this.now = now
+    this.driver.init(this.opts.mac)
+    const self = this
+    this.services = startExampleServices(this.stack, function () { return self.now })
+    const a = this.opts.address
+    if (a !== null) this.opts.log('address ' + formatIp(a.ip) + '/' + maskToPrefix(a.mask) + (a.gateway !== 0 ? ' gateway ' + formatIp(a.gateway) : ''))
+    this.checkLink(now)
+  }
+
+  private checkLink(now: number): void {
+    const up = this.driver.linkUp()
+    if (up === this.link) return
+    this.link = up
+    this.opts.log('link ' + (up ? 'up' : 'down'))
+    if (!up) return
+    this.stack.linkUp(now)
+    if (this.dhcp !== null && this.dhcp.start(now) < 0) this.opts.log('dhcp: cannot start (no free UDP socket for port 68); raise budget.udpSockets')
+  }
+
+  /**
+   * One turn of the cooperative loop: chip → RX ring → stack → TX ring → chip. Returns the time of
+   * the next timer, so the caller can sleep until then or until the chip interrupts.
+   */
+  step(now: number): number {
+    this.now = now
+    this.driver.receive(this.stack.rx, this.opts.pollBudget)
+    this.stack.poll(now)
+    this.driver.transmit(this.stack.tx, this.stack.tx.slots)
+    const next = this.stack.timers.next()
+    return next < 0 ? now + MAX_IDLE_US : Math.min(next, now + MAX_IDLE_US)
+  }
+
+  /** Called on the slow tick: link state. */
+  tick(now: number): void {
+    this.checkLink(now)
+  }
+
+  /** Frames in flight inside the firmware (a caller keeps stepping while this is non-zero). */
+  busy(): boolean {
+    return this.stack.rx.count() > 0 || this.stack.tx.count() > 0
+  }
+
+  counters(): string {
+    const d = this.driver.stats
+    let s = this.stack.counters.format()
+    s += ' | driver rx=' + d.rxFrames + ' tx=' + d.txFrames + ' rxErr=' + d.rxErrors + ' txErr=' + d.txErrors +
+      ' recoveries=' + d.recoveries + ' chipOverflows=' + d.chipOverflows
+    if (this.services !== null) s += ' | ' + formatExampleCounters(this.services.counters)
+    return s
+  }
+}
