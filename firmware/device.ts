@@ -1,12 +1,84 @@
 // Entry of a device bundle (build/boards/NAME.js): the board file is baked in by tools/bundle.ts.
-// Device dialect. The arena is one ArrayBuffer sized from the budget.
+// Device dialect. The arena is one ArrayBuffer sized from the budget; the chip is reached through the
+// board's SPI bus and pins (hal/espruino.ts), and the loop is driven by the chip's interrupt pin
+// (setWatch) plus a slow tick.
 import { PortableCore } from './core/portable.js'
 import { layoutArena } from './kernel/arena.js'
 import { Board } from './kernel/board.js'
-import { boot, Firmware } from './boot.js'
+import { boot } from './boot.js'
+import { Firmware } from './main.js'
+import { parseCidr, parseIp } from './net/addr.js'
+import { IpConfig } from './net/stack.js'
+import { espruinoPlatform, EspruinoWiring } from '../hal/espruino.js'
+import { EthernetDriver } from '../hal/driver.js'
+import { Platform } from '../hal/types.js'
 
-export function startDevice(board: Board): Firmware {
+declare function setInterval(fn: () => void, ms: number): unknown
+
+/** Frames taken from the chip per step; the rest waits in the chip (its buffer is the big one). */
+const POLL_BUDGET = 4
+/** The slow tick (ms): link state, and a step in case an interrupt edge was missed. */
+const TICK_MS = 50
+
+/** Resolves the board file's names (SPI1, A5, ...) to Espruino's objects; null when absent. */
+function resolveGlobal(name: string): unknown {
+  try {
+    // eslint-disable-next-line no-eval
+    return (0, eval)(name)
+  } catch (e) {
+    return null
+  }
+}
+
+function wiring(board: Board): EspruinoWiring | null {
+  const spi = resolveGlobal(board.spi.bus)
+  if (spi === null || spi === undefined) return null
+  return {
+    spi: spi as EspruinoWiring['spi'], sck: resolveGlobal(board.spi.sck || ''), miso: resolveGlobal(board.spi.miso || ''),
+    mosi: resolveGlobal(board.spi.mosi || ''), cs: resolveGlobal(board.pins.cs), int: resolveGlobal(board.pins.int),
+    reset: resolveGlobal(board.pins.reset), baud: board.spi.baud, mode: board.spi.mode,
+  }
+}
+
+/** Makes the chip driver; the bundle passes the one for its board's chip, so only that one is carried. */
+export type DriverFactory = (platform: Platform) => EthernetDriver
+
+function macBytes(s: string): Uint8Array {
+  const mac = new Uint8Array(6)
+  for (let i = 0; i < 6; i++) mac[i] = parseInt(s.substr(i * 3, 2), 16)
+  return mac
+}
+
+function staticAddress(board: Board): IpConfig | null {
+  if (board.net.ip === 'dhcp') return null
+  const c = parseCidr(board.net.ip)
+  if (c === null) return null
+  return { ip: c.ip, mask: c.mask, gateway: board.net.gateway !== undefined ? parseIp(board.net.gateway) >>> 0 : 0 }
+}
+
+/** Boots, prints the arena map, and starts the network when the board's SPI bus exists. */
+export function startDevice(board: Board, makeDriver: DriverFactory): Firmware | null {
+  const log = function (line: string): void { console.log(line) }
   const size = layoutArena(board.budget, 0, board.memory.arenaLimit).total
   const core = new PortableCore(new ArrayBuffer(size), 0, size)
-  return boot(board, core, function (line: string) { console.log(line) })
+  const booted = boot(board, core, log)
+  const w = wiring(board)
+  if (w === null) {
+    log('no ' + board.spi.bus + ' here: network not started')
+    return null
+  }
+  const platform = espruinoPlatform(w)
+  const fw = new Firmware({
+    core: core, layout: booted.arena, driver: makeDriver(platform), random: platform.random,
+    mac: macBytes(board.net.mac), address: staticAddress(board), hostname: board.name, pollBudget: POLL_BUDGET, log: log,
+  })
+  fw.start(platform.clock.now())
+  const step = function (): void {
+    const now = platform.clock.now()
+    fw.step(now)
+    for (let turns = 0; turns < 8 && (platform.irq.asserted() || fw.busy()); turns++) fw.step(platform.clock.now())
+  }
+  platform.irq.watch(step)
+  setInterval(function () { fw.tick(platform.clock.now()); step() }, TICK_MS)
+  return fw
 }

@@ -92,10 +92,21 @@ export function bundleSize(root: string, boardName: string): number {
 
 const ENTRY_ID = '\0spinet-device-entry'
 
-/** A virtual entry module: boots the firmware with the board file baked in. */
+/** The driver module and class of each chip: a bundle carries only its board's driver. */
+const DRIVERS: { [chip: string]: [string, string] } = {
+  enc28j60: ['enc28j60.js', 'Enc28j60Driver'],
+  w5500: ['w5500.js', 'W5500Driver'],
+}
+
+/** A virtual entry module: boots the firmware with the board file and the board's driver baked in. */
 function entryPlugin(deviceModule: string, board: Board): Plugin {
+  const driver = DRIVERS[board.chip]
+  if (driver === undefined) throw new Error('board ' + board.name + ': no driver for chip ' + board.chip)
+  const driverModule = path.join(path.dirname(path.dirname(deviceModule)), 'hal', driver[0])
   const source = 'import { startDevice } from ' + JSON.stringify(deviceModule) + '\n' +
-    'startDevice(' + JSON.stringify(board) + ')\n'
+    'import { ' + driver[1] + ' } from ' + JSON.stringify(driverModule) + '\n' +
+    'startDevice(' + JSON.stringify(board) + ', function (platform) { return new ' + driver[1] +
+    '(platform, { spiClockHz: ' + board.spi.baud + ' }) })\n'
   return {
     name: 'spinet-device-entry',
     resolveId(id) { return id === ENTRY_ID ? ENTRY_ID : null },

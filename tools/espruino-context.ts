@@ -7,7 +7,7 @@ import vm from 'node:vm'
 /** The globals kept from the context's own built-ins; everything else it starts with is deleted. */
 const BUILTIN_GLOBALS = [
   'Object', 'Function', 'Array', 'String', 'Number', 'Boolean', 'Date', 'RegExp', 'JSON', 'Math', 'Promise',
-  'Error', 'TypeError', 'SyntaxError', 'parseInt', 'parseFloat', 'isNaN', 'ArrayBuffer', 'DataView',
+  'Error', 'TypeError', 'SyntaxError', 'parseInt', 'parseFloat', 'isNaN', 'eval', 'ArrayBuffer', 'DataView',
   'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
   'Float32Array', 'Float64Array', 'undefined', 'NaN', 'Infinity',
 ]

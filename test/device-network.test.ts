@@ -1,0 +1,80 @@
+// The device bundle runs the whole firmware, not just its boot: in a Node vm context stripped to
+// Espruino's globals, with the board's SPI bus (SPI1/SPI2.send(data, cs)), digitalRead/Write and
+// setWatch wired to a simulated chip, each Espruino board's bundle must initialise its chip, bring
+// the link up and put a DHCPDISCOVER on the cable.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { createEspruinoContext } from '../tools/espruino-context.js'
+import { boardNames, loadBoard } from '../hal/host/boards.js'
+import { packageRoot } from '../hal/host/paths.js'
+import { Enc28j60Sim, W5500Sim } from '../hal/sim/index.js'
+import { Board } from '../firmware/kernel/board.js'
+
+function isDhcpDiscover(f: Uint8Array, mac: Uint8Array): boolean {
+  if (f.length < 14 + 20 + 8 + 240) return false
+  const type = (f[12] << 8) | f[13]
+  if (type !== 0x0800 || f[14 + 9] !== 17) return false
+  const ihl = (f[14] & 15) * 4
+  const u = 14 + ihl
+  if (((f[u] << 8) | f[u + 1]) !== 68 || ((f[u + 2] << 8) | f[u + 3]) !== 67) return false
+  const d = u + 8
+  for (let i = 0; i < 6; i++) if (f[6 + i] !== mac[i] || f[d + 28 + i] !== mac[i]) return false
+  const cookie = d + 236
+  if (f[cookie] !== 99 || f[cookie + 1] !== 130 || f[cookie + 2] !== 83 || f[cookie + 3] !== 99) return false
+  for (let o = cookie + 4; o + 2 < f.length && f[o] !== 255;) {
+    if (f[o] === 0) { o++; continue }
+    if (f[o] === 53) return f[o + 2] === 1
+    o += 2 + f[o + 1]
+  }
+  return false
+}
+
+function macOf(b: Board): Uint8Array {
+  return Uint8Array.from(b.net.mac.split(':').map((h) => parseInt(h, 16)))
+}
+
+for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruino')) {
+  test(`${name}: the device bundle drives its ${loadBoard(name).chip} and sends a DHCPDISCOVER`, async () => {
+    const board = loadBoard(name)
+    const file = path.join(packageRoot(), 'build/boards', name + '.js')
+    const chip = board.chip === 'w5500' ? new W5500Sim({}) : new Enc28j60Sim({ spiClockHz: board.spi.baud })
+    const sent: Uint8Array[] = []
+    chip.onTransmit = (f) => { sent.push(f.slice()) }
+    const ctx = createEspruinoContext()
+    const pins: Record<string, unknown> = {}
+    for (const p of [board.spi.sck, board.spi.miso, board.spi.mosi, board.pins.cs, board.pins.int, board.pins.reset]) {
+      if (p !== undefined) pins[p] = { pin: p }
+    }
+    let watch: (() => void) | null = null
+    let csFrames = 0
+    Object.assign(ctx.context, pins, {
+      [board.spi.bus]: {
+        setup: () => {},
+        send: (data: Uint8Array, cs: unknown) => {
+          assert.equal(cs, pins[board.pins.cs], 'chip select is the board file\'s CS pin')
+          csFrames++
+          return chip.send(new Uint8Array(data))
+        },
+      },
+      digitalWrite: () => {},
+      digitalRead: (pin: unknown) => (pin === pins[board.pins.int] ? (chip.interrupt ? 0 : 1) : 1),
+      setWatch: (fn: () => void) => { watch = fn; return 1 },
+    })
+    try {
+      ctx.run(fs.readFileSync(file, 'utf8'), name + '.js')
+      const deadline = Date.now() + 5000
+      while (Date.now() < deadline && !sent.some((f) => isDhcpDiscover(f, macOf(board)))) {
+        if (chip.interrupt && watch !== null) (watch as () => void)()
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      assert.deepEqual(ctx.errors, [])
+      assert.ok(ctx.output.some((l) => /^link up/.test(l)), ctx.output.join('\n'))
+      assert.ok(sent.some((f) => isDhcpDiscover(f, macOf(board))), `no DHCPDISCOVER among ${sent.length} frames; output:\n${ctx.output.join('\n')}`)
+      assert.ok(csFrames > 10)
+    } finally {
+      ctx.dispose()
+    }
+  })
+}
