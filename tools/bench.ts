@@ -5,6 +5,8 @@ import { PortableCore } from '../firmware/core/portable.js'
 import { layoutArena } from '../firmware/kernel/arena.js'
 import { boardNames, loadBoard } from '../hal/host/boards.js'
 import { createWasmCore } from '../hal/host/core.js'
+import { benchSpi } from './bench-spi.js'
+import { benchSpiEnc28j60 } from './bench-spi-enc28j60.js'
 
 type Fn = (off: number, len: number, seed: number) => number
 
@@ -57,6 +59,32 @@ function benchChecksum(roundMs: number): void {
   }
 }
 
+/** Line rate of each chip's PHY (Mbit/s). */
+const LINE_MBPS: Record<string, number> = { enc28j60: 10, w5500: 100 }
+
+/**
+ * SPI cost per full-size frame, from the simulators' counters, and the frame rate the SPI bus then
+ * allows at each board's clock: (clock / 8) / (SPI bytes per frame byte), ignoring the MCU's own time
+ * between chip-select frames (on Espruino that time dominates; see BENCHMARKS.md).
+ */
+function benchSpiEfficiency(): void {
+  const rows = [
+    ...benchSpi().map((r) => ({ chip: r.chip, dir: r.direction, ratio: r.spiBytesPerFrameByte, cs: r.csFramesPerFrame })),
+    ...benchSpiEnc28j60().map((r) => ({ chip: r.chip, dir: r.direction, ratio: r.spiBytesPerFrameByte, cs: r.csFramesPerFrame })),
+  ]
+  const boards = boardNames().map(loadBoard).filter((b) => b.platform === 'espruino')
+  console.log('\nSPI per 1514-byte frame (simulator counters)')
+  const widths = [10, 4, 18, 14, 40]
+  console.log(row(['chip', 'dir', 'SPI B / frame B', 'CS frames', 'SPI ceiling at board clock, Mbit/s'], widths))
+  for (const r of rows) {
+    const ceilings = boards.filter((b) => b.chip === r.chip).map((b) => {
+      const mbps = Math.min(b.spi.baud / r.ratio / 1e6, LINE_MBPS[r.chip])
+      return `${b.name} @ ${b.spi.baud / 1e6} MHz: ${mbps.toFixed(1)}`
+    })
+    console.log(row([r.chip, r.dir, r.ratio.toFixed(4), r.cs.toFixed(2), ceilings.join('; ')], widths))
+  }
+}
+
 function benchArenas(): void {
   console.log('\nArena per board (bytes)')
   for (const name of boardNames()) {
@@ -69,6 +97,7 @@ function benchArenas(): void {
 export async function runBench(opts: { quick?: boolean }): Promise<number> {
   console.log(`spinet bench on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}\n`)
   benchChecksum(opts.quick ? 20 : 200)
+  benchSpiEfficiency()
   benchArenas()
   return 0
 }
