@@ -2,6 +2,7 @@
 // maximum), so `memory.buffer` never changes identity: on hosts it is the arena.
 export { checksum, checksumScalar, checksumSimd, sum, sumScalar, sumSimd, pseudoHeaderSeed } from './checksum'
 export { parseFrame, parseIpv4, emitEthernet, emitArp, emitIpv4, emitUdp, emitIcmp, emitIcmpChecksum } from './frame'
+export { copy, tcpReassemble, tcpSackBlocks } from './tcp-reasm'
 
 /** First byte free for the arena: everything below belongs to the module's own static data. */
 export const ARENA_BASE: u32 = 65536

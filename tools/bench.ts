@@ -7,6 +7,7 @@ import { boardNames, loadBoard } from '../hal/host/boards.js'
 import { createWasmCore } from '../hal/host/core.js'
 import { benchSpi } from './bench-spi.js'
 import { benchSpiEnc28j60 } from './bench-spi-enc28j60.js'
+import { benchTcpReasm, formatTcpReasmBench } from './bench-tcp.js'
 
 type Fn = (off: number, len: number, seed: number) => number
 
@@ -97,6 +98,8 @@ function benchArenas(): void {
 export async function runBench(opts: { quick?: boolean }): Promise<number> {
   console.log(`spinet bench on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}\n`)
   benchChecksum(opts.quick ? 20 : 200)
+  console.log('\nTCP reassembly into a 64 KiB receive ring, 1460-byte segments, MB/s')
+  console.log(formatTcpReasmBench(benchTcpReasm({ roundMs: opts.quick ? 20 : 200 })))
   benchSpiEfficiency()
   benchArenas()
   return 0

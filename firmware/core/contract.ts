@@ -65,6 +65,43 @@ export interface Core {
   emitIcmp(off: number, type: number, code: number, rest: number, len: number): void
   /** Recomputes the checksum of the `len`-byte ICMP message at `off` (e.g. after turning a request into a reply). */
   emitIcmpChecksum(off: number, len: number): void
+
+  // TCP receive paths (firmware/core/tcp-reasm-desc.ts has the tracker layout and the result codes).
+  // Sequence numbers are u32 values compared modulo 2^32 (RFC 9293 §3.4).
+
+  /** Copies `len` bytes inside the arena from `src` to `dst`; the ranges may overlap (like memmove). */
+  copy(dst: number, src: number, len: number): void
+  /**
+   * TCP receive: places segment data into a TCB's receive ring and tracks out-of-order ranges.
+   *  trackerOff: the TCB's tracker in the arena (4-byte aligned, tcpReasmBytes(maxRanges) bytes): word 0 =
+   *    the number of ranges held (n), word 1 = 1 + the index of the range most recently created or grown
+   *    (0 = none), then n pairs [start, end) of absolute 32-bit sequence numbers from word 2, sorted by
+   *    (start - rcvNxt) mod 2^32, disjoint, non-adjacent, all strictly above rcvNxt. All zeros = empty.
+   *  ringOff/ringSize: the receive ring (ringSize a power of two); ringNxt: ring index (0..ringSize-1)
+   *    where the byte with sequence number rcvNxt goes.
+   *  rcvWnd: the window we advertised (bytes from rcvNxt we can accept; at most ringSize minus unread
+   *    data, the caller computes it; a larger value is taken as ringSize).
+   *  seq/dataOff/len: the segment's first sequence number (of its data; the caller has already removed
+   *    the SYN's sequence number) and its data in the arena (a frame in the RX ring).
+   * Trims the segment to [rcvNxt, rcvNxt + rcvWnd) (RFC 9293 §3.10.7.4: data before rcvNxt is a
+   * duplicate, data beyond the window is dropped), copies the in-window bytes into the ring (wrapping at
+   * ringSize; bytes already held are written again), merges the range into the tracker, and if the range
+   * now starting at rcvNxt is contiguous, removes it from the tracker.
+   * Returns the number of bytes that became contiguous at rcvNxt (>= 0; the caller advances rcvNxt and
+   * ringNxt by it — 0 for a pure out-of-order or duplicate segment, and for len 0, which changes
+   * nothing), or TCP_REASM_FULL (-1) when the data is out of order and the tracker has no room for a new
+   * range (the segment is dropped, nothing copied; a segment that merges with or extends an existing
+   * range, or starts at rcvNxt, always fits), or TCP_REASM_OUTSIDE (-2) when no byte of it is inside the
+   * window (entirely old or entirely beyond; nothing changes).
+   */
+  tcpReassemble(trackerOff: number, maxRanges: number, ringOff: number, ringSize: number, ringNxt: number,
+                rcvNxt: number, rcvWnd: number, seq: number, dataOff: number, len: number): number
+  /**
+   * Writes up to `max` SACK blocks (RFC 2018 §3) at `out` (4-byte aligned) as pairs of host-order u32
+   * words [left edge, right edge): the range most recently created or grown first (RFC 2018 §4), then
+   * the others in sequence order. Returns how many (0 when the tracker is empty).
+   */
+  tcpSackBlocks(trackerOff: number, out: number, max: number): number
 }
 
 /**

@@ -6,6 +6,9 @@ import {
   emitArp as portableEmitArp, emitIpv4 as portableEmitIpv4, emitUdp as portableEmitUdp, emitIcmp as portableEmitIcmp,
   emitIcmpChecksum as portableEmitIcmpChecksum,
 } from './portable-frame.js'
+import {
+  TcpHost, copyBytes as portableCopy, tcpReassemble as portableTcpReassemble, tcpSackBlocks as portableTcpSackBlocks,
+} from './portable-tcp.js'
 
 /** Espruino's native helpers, where they exist (absent on Node). */
 interface EspruinoE { sum(values: ArrayLike<number>): number }
@@ -18,7 +21,7 @@ function swap16(v: number): number {
   return ((v & 0xff) << 8) | (v >> 8)
 }
 
-export class PortableCore implements Core, FrameHost {
+export class PortableCore implements Core, FrameHost, TcpHost {
   readonly name = 'portable' as const
   readonly buffer: ArrayBuffer
   readonly base: number
@@ -74,6 +77,21 @@ export class PortableCore implements Core, FrameHost {
 
   emitIcmpChecksum(off: number, len: number): void {
     portableEmitIcmpChecksum(this, off, len)
+  }
+
+  // TCP receive paths: firmware/core/portable-tcp.ts, the twin of assembly/tcp-reasm.ts.
+
+  copy(dst: number, src: number, len: number): void {
+    portableCopy(this.u8, dst, src, len)
+  }
+
+  tcpReassemble(trackerOff: number, maxRanges: number, ringOff: number, ringSize: number, ringNxt: number,
+                rcvNxt: number, rcvWnd: number, seq: number, dataOff: number, len: number): number {
+    return portableTcpReassemble(this, trackerOff, maxRanges, ringOff, ringSize, ringNxt, rcvNxt, rcvWnd, seq, dataOff, len)
+  }
+
+  tcpSackBlocks(trackerOff: number, out: number, max: number): number {
+    return portableTcpSackBlocks(this, trackerOff, out, max)
   }
 
   checksum(off: number, len: number, seed: number): number {

@@ -24,6 +24,10 @@ export interface CoreExports {
   emitUdp(off: number, srcPort: number, dstPort: number, dataLen: number, src: number, dst: number): void
   emitIcmp(off: number, type: number, code: number, rest: number, len: number): void
   emitIcmpChecksum(off: number, len: number): void
+  copy(dst: number, src: number, len: number): void
+  tcpReassemble(trackerOff: number, maxRanges: number, ringOff: number, ringSize: number, ringNxt: number,
+                rcvNxt: number, rcvWnd: number, seq: number, dataOff: number, len: number): number
+  tcpSackBlocks(trackerOff: number, out: number, max: number): number
 }
 
 export class WasmCore implements Core {
@@ -50,6 +54,9 @@ export class WasmCore implements Core {
     this.emitUdp = exports.emitUdp
     this.emitIcmp = exports.emitIcmp
     this.emitIcmpChecksum = exports.emitIcmpChecksum
+    this.copy = exports.copy
+    this.tcpReassemble = exports.tcpReassemble
+    this.tcpSackBlocks = exports.tcpSackBlocks
   }
 
   checksum: (off: number, len: number, seed: number) => number
@@ -66,4 +73,10 @@ export class WasmCore implements Core {
   emitUdp: (off: number, srcPort: number, dstPort: number, dataLen: number, src: number, dst: number) => void
   emitIcmp: (off: number, type: number, code: number, rest: number, len: number) => void
   emitIcmpChecksum: (off: number, len: number) => void
+  // Sequence numbers above 2^31 wrap into the i32 parameters and back; results are small or negative
+  // codes (the i32 the export returns is the contract's number as it is).
+  copy: (dst: number, src: number, len: number) => void
+  tcpReassemble: (trackerOff: number, maxRanges: number, ringOff: number, ringSize: number, ringNxt: number,
+                  rcvNxt: number, rcvWnd: number, seq: number, dataOff: number, len: number) => number
+  tcpSackBlocks: (trackerOff: number, out: number, max: number) => number
 }

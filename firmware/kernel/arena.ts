@@ -33,6 +33,8 @@ export interface Budget {
 export const SIZES = {
   ringHeader: 16,
   tcbState: 96,
+  /** firmware/core/tcp-reasm-desc.ts: a TCB's reassembly tracker is a header and one [start, end) pair per hole. */
+  tcpHolesHeader: 8,
   tcpHole: 8,
   listener: 8,
   backlogEntry: 4,
@@ -167,7 +169,7 @@ function regionList(b: Budget): [string, number, number][] {
     ['udp rx rings', b.udpSockets, b.udpRxBytes],
     ['tcp listeners', b.listeners, SIZES.listener + b.backlog * SIZES.backlogEntry],
     ['tcb state', b.tcbs, SIZES.tcbState],
-    ['tcp holes', b.tcbs, b.tcpHoles * SIZES.tcpHole],
+    ['tcp holes', b.tcbs, SIZES.tcpHolesHeader + b.tcpHoles * SIZES.tcpHole],
     ['tcp rx rings', b.tcbs, b.tcpRxBytes],
     ['tcp tx rings', b.tcbs, b.tcpTxBytes],
   ]
