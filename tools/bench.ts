@@ -98,7 +98,7 @@ function benchArenas(): void {
 export async function runBench(opts: { quick?: boolean }): Promise<number> {
   console.log(`spinet bench on ${os.cpus()[0].model}, ${os.cpus().length} cores, Node ${process.version}\n`)
   benchChecksum(opts.quick ? 20 : 200)
-  console.log('\nTCP reassembly into a 64 KiB receive ring, 1460-byte segments, MB/s')
+  console.log('')
   console.log(formatTcpReasmBench(benchTcpReasm({ roundMs: opts.quick ? 20 : 200 })))
   benchSpiEfficiency()
   benchArenas()
