@@ -8,6 +8,7 @@ import { Board } from './kernel/board.js'
 import { boot } from './boot.js'
 import { Firmware } from './main.js'
 import { parseCidr, parseIp } from './net/addr.js'
+import { parseMac } from './net/ethernet.js'
 import { IpConfig } from './net/stack.js'
 import { espruinoPlatform, EspruinoWiring } from '../hal/espruino.js'
 import { EthernetDriver } from '../hal/driver.js'
@@ -43,12 +44,6 @@ function wiring(board: Board): EspruinoWiring | null {
 /** Makes the chip driver; the bundle passes the one for its board's chip, so only that one is carried. */
 export type DriverFactory = (platform: Platform) => EthernetDriver
 
-function macBytes(s: string): Uint8Array {
-  const mac = new Uint8Array(6)
-  for (let i = 0; i < 6; i++) mac[i] = parseInt(s.substr(i * 3, 2), 16)
-  return mac
-}
-
 function staticAddress(board: Board): IpConfig | null {
   if (board.net.ip === 'dhcp') return null
   const c = parseCidr(board.net.ip)
@@ -70,7 +65,7 @@ export function startDevice(board: Board, makeDriver: DriverFactory): Firmware |
   const platform = espruinoPlatform(w)
   const fw = new Firmware({
     core: core, layout: booted.arena, driver: makeDriver(platform), random: platform.random,
-    mac: macBytes(board.net.mac), address: staticAddress(board), hostname: board.name, pollBudget: POLL_BUDGET, log: log,
+    mac: parseMac(board.net.mac), address: staticAddress(board), hostname: board.name, pollBudget: POLL_BUDGET, log: log,
   })
   fw.start(platform.clock.now())
   const step = function (): void {

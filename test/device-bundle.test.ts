@@ -58,6 +58,9 @@ const FORBIDDEN: [string, string, string][] = [
   ['label', 'outer: for (;;) { break outer }', 'label'],
   ['labelled continue', 'a: while (x) { continue a }', 'label'],
   ['BigInt literal', 'var n = 10n', 'BigInt'],
+  ['regex with a {n} quantifier', 'var ok = /^[0-9a-f]{2}$/.test(s)', '{n,m} quantifier'],
+  ['regex with a {n,m} quantifier', 'var ok = /^\\d{1,3}$/.test(s)', '{n,m} quantifier'],
+  ['regex with a quantified group', 'var ok = /^(ab)+$/.test(s)', 'quantified group'],
   ['optional member', 'var v = a?.b', '?.'],
   ['optional call', 'a?.()', '?.'],
   ['exponent', 'var p = 2 ** 8', '**'],
@@ -119,6 +122,7 @@ const FORBIDDEN: [string, string, string][] = [
 
 /** Code Espruino runs; none of it may be flagged. */
 const ALLOWED: [string, string][] = [
+  ['regex with escaped braces, a class and plain quantifiers', 'var ok = /^\\{[a-z{}]+\\}\\d*$/.test(s)'],
   ['function declared before its call', 'function f() {}\nf()'],
   ['forward call from inside a function', 'function a() { return b() }\nfunction b() { return 1 }\na()'],
   ['forward call from a callback', 'setTimeout(function () { later() }, 10)\nfunction later() {}'],

@@ -86,6 +86,30 @@ function loopHeadRule(head: N | null): string | null {
   return null
 }
 
+/**
+ * Espruino's regular-expression engine has no counted quantifiers ({n}, {n,m}) and no quantifier on a
+ * group: such a pattern never matches there (measured on Espruino 2v29: a MAC check with {2} rejected
+ * every address). Escaped braces and braces inside a character class are fine.
+ */
+function regexRule(pattern: string): string | null {
+  let inClass = false
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === '\\') { i++; continue }
+    if (inClass) { if (c === ']') inClass = false; continue }
+    if (c === '[') { inClass = true; continue }
+    if (c === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i))) return 'regular expression with a {n,m} quantifier (never matches on Espruino)'
+    if (c === ')' && /^[*+?{]/.test(pattern.slice(i + 1))) return 'regular expression with a quantified group (never matches on Espruino)'
+  }
+  return null
+}
+
+function literalRule(n: N): string | null {
+  if (n.bigint !== undefined) return 'BigInt literal (no BigInt on Espruino)'
+  if (n.regex !== undefined) return regexRule((n.regex as { pattern: string }).pattern)
+  return null
+}
+
 /** Syntax rules by node type; each returns a message or null. */
 const SYNTAX_RULES: { [type: string]: SyntaxRule } = {
   ObjectPattern: () => 'destructuring pattern (fails on Espruino)',
@@ -99,7 +123,7 @@ const SYNTAX_RULES: { [type: string]: SyntaxRule } = {
   AwaitExpression: () => 'await (no async/await on Espruino)',
   YieldExpression: () => 'yield (no generators on Espruino)',
   LabeledStatement: () => 'label (no labelled break/continue on Espruino)',
-  Literal: (n) => (n.bigint !== undefined ? 'BigInt literal (no BigInt on Espruino)' : null),
+  Literal: literalRule,
   ChainExpression: () => 'optional chaining ?. (fails on Espruino)',
   BinaryExpression: (n) => (n.operator === '**' ? 'exponent operator ** (fails on Espruino)' : null),
   AssignmentExpression: (n) => (n.operator === '**=' ? 'exponent operator **= (fails on Espruino)' : null),

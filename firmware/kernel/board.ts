@@ -2,6 +2,8 @@
 // Device dialect.
 import { Budget, checkBudget } from './arena.js'
 import { CoreName } from '../core/contract.js'
+import { parseIp, parseCidr } from '../net/addr.js'
+import { readMac } from '../net/ethernet.js'
 
 export interface BoardSpi { bus: string; sck?: string; miso?: string; mosi?: string; baud: number; mode: number }
 export interface BoardPins { cs: string; int: string; reset: string }
@@ -21,15 +23,18 @@ export interface Board {
   budget: Budget
 }
 
-const MAC_RE = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i
-const IP_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/(\d{1,2}))?$/
-
+// No regular expressions here: Espruino's engine lacks {n} quantifiers and quantified groups.
 function validIp(s: string, withPrefix: boolean): boolean {
-  const m = IP_RE.exec(s)
-  if (!m) return false
-  for (let i = 1; i <= 4; i++) if (+m[i] > 255) return false
-  if (m[6] !== undefined && (!withPrefix || +m[6] > 32 || +m[6] < 1)) return false
-  return true
+  if (typeof s !== 'string') return false
+  const slash = s.indexOf('/')
+  if (slash >= 0 && !withPrefix) return false
+  if (slash < 0) return parseIp(s) >= 0
+  const c = parseCidr(s)
+  return c !== null && c.mask !== 0
+}
+
+function validMac(s: string): boolean {
+  return typeof s === 'string' && s.length === 17 && s.indexOf('-') < 0 && readMac(s, new Uint8Array(6))
 }
 
 /** Checks a board file; returns what is wrong with it, each item saying what to change. */
@@ -44,7 +49,7 @@ export function checkBoard(b: Board): string[] {
   else if (b.chip === 'enc28j60' && b.spi.baud > 20000000) p.push('spi.baud: the ENC28J60 is specified to 20 MHz at most')
   else if (b.chip === 'w5500' && b.spi.baud > 80000000) p.push('spi.baud: the W5500 is specified to 80 MHz at most')
   if (!b.pins || !b.pins.cs || !b.pins.int || !b.pins.reset) p.push('pins: name the cs, int and reset pins')
-  if (!b.net || !MAC_RE.test(b.net.mac)) p.push('net.mac: write the MAC as six hex bytes, e.g. 02:53:50:00:00:01')
+  if (!b.net || !validMac(b.net.mac)) p.push('net.mac: write the MAC as six hex bytes, e.g. 02:53:50:00:00:01')
   else if ((parseInt(b.net.mac.slice(0, 2), 16) & 1) !== 0) p.push('net.mac: the first byte is odd, which makes it a multicast address')
   if (b.net && b.net.ip !== 'dhcp' && !validIp(b.net.ip, true)) p.push('net.ip: "dhcp" or an address with prefix, e.g. 192.168.1.50/24')
   if (b.net && b.net.gateway !== undefined && !validIp(b.net.gateway, false)) p.push('net.gateway: an IPv4 address')

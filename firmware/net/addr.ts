@@ -20,21 +20,29 @@ export const CAST_UNCONFIGURED = 4
 /** 255.255.255.255, the limited broadcast address (RFC 1122 §3.2.1.3 (c)). */
 export const IP_BROADCAST = 0xffffffff
 
+/**
+ * Parses 1..maxDigits decimal digits; -1 for anything else. (No regular expressions in firmware code:
+ * Espruino's engine lacks {n,m} quantifiers and quantified groups.)
+ */
+export function parseDecimal(s: string, maxDigits: number): number {
+  if (s.length < 1 || s.length > maxDigits) return -1
+  let n = 0
+  for (let j = 0; j < s.length; j++) {
+    const c = s.charCodeAt(j) - 48
+    if (c < 0 || c > 9) return -1
+    n = n * 10 + c
+  }
+  return n
+}
+
 /** Parses "a.b.c.d" into a u32; returns -1 when `s` is not a dotted quad of 0..255. */
 export function parseIp(s: string): number {
   const parts = s.split('.')
   if (parts.length !== 4) return -1
   let v = 0
   for (let i = 0; i < 4; i++) {
-    const p = parts[i]
-    if (p.length < 1 || p.length > 3) return -1
-    let n = 0
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j) - 48
-      if (c < 0 || c > 9) return -1
-      n = n * 10 + c
-    }
-    if (n > 255) return -1
+    const n = parseDecimal(parts[i], 3)
+    if (n < 0 || n > 255) return -1
     v = v * 256 + n
   }
   return v
@@ -69,9 +77,9 @@ export function parseCidr(s: string): { ip: number; mask: number } | null {
   const ip = parseIp(slash < 0 ? s : s.slice(0, slash))
   if (ip < 0) return null
   if (slash < 0) return { ip: ip, mask: IP_BROADCAST }
-  const t = s.slice(slash + 1)
-  if (!/^\d{1,2}$/.test(t) || +t > 32) return null
-  return { ip: ip, mask: prefixToMask(+t) }
+  const len = parseDecimal(s.slice(slash + 1), 2)
+  if (len < 0 || len > 32) return null
+  return { ip: ip, mask: prefixToMask(len) }
 }
 
 /** Class D, 224.0.0.0/4 (RFC 1112 §4). */

@@ -10,15 +10,33 @@ export const ETH_MIN_FRAME = 60
 /** Largest frame without FCS. */
 export const ETH_MAX_FRAME = 1514
 
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  if (c >= 65 && c <= 70) return c - 55
+  return -1
+}
+
+/**
+ * Parses "aa:bb:cc:dd:ee:ff" (or with '-') into `out` (6 bytes); false when malformed. Written without
+ * regular expressions: Espruino's engine lacks {n} quantifiers.
+ */
+export function readMac(s: string, out: Uint8Array): boolean {
+  if (s.length !== 17) return false
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(s.charCodeAt(i * 3))
+    const lo = hexDigit(s.charCodeAt(i * 3 + 1))
+    if (hi < 0 || lo < 0) return false
+    if (i < 5 && s.charAt(i * 3 + 2) !== ':' && s.charAt(i * 3 + 2) !== '-') return false
+    out[i] = hi * 16 + lo
+  }
+  return true
+}
+
 /** Parses "aa:bb:cc:dd:ee:ff" (or with '-') into 6 bytes; throws on anything else (boot-time only). */
 export function parseMac(s: string): Uint8Array {
-  const parts = s.split(/[:-]/)
-  if (parts.length !== 6) throw new Error('MAC "' + s + '": expected six hex bytes like 02:53:50:00:00:01')
   const out = new Uint8Array(6)
-  for (let i = 0; i < 6; i++) {
-    if (!/^[0-9a-fA-F]{2}$/.test(parts[i])) throw new Error('MAC "' + s + '": "' + parts[i] + '" is not a hex byte')
-    out[i] = parseInt(parts[i], 16)
-  }
+  if (!readMac(s, out)) throw new Error('MAC "' + s + '": expected six hex bytes like 02:53:50:00:00:01')
   return out
 }
 
