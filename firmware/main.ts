@@ -9,6 +9,7 @@ import { NetStack, IpConfig } from './net/stack.js'
 import { DhcpClient, formatBound } from './net/dhcp.js'
 import { formatIp, maskToPrefix } from './net/addr.js'
 import { startExampleServices, ExampleServices, formatExampleCounters } from './apps/example.js'
+import { attachTcp, Tcp } from './tcp/tcp.js'
 
 export interface FirmwareOptions {
   core: Core
@@ -31,6 +32,7 @@ export class Firmware {
   readonly stack: NetStack
   readonly driver: EthernetDriver
   readonly dhcp: DhcpClient | null
+  readonly tcp: Tcp
   services: ExampleServices | null = null
   private readonly opts: FirmwareOptions
   private link = false
@@ -42,6 +44,9 @@ export class Firmware {
     const staticConfig = opts.address !== null ? opts.address : { ip: 0, mask: 0, gateway: 0 }
     this.stack = new NetStack({ core: opts.core, layout: opts.layout, mac: opts.mac, config: staticConfig,
       pollBudget: opts.pollBudget, log: opts.log })
+    const random = opts.random
+    // RFC 6528: the ISN key comes from the board's random source (E.hwRand on Espruino).
+    this.tcp = attachTcp(this.stack, { random32: function () { return random.next32() } })
     const log = opts.log
     this.dhcp = opts.address !== null ? null : new DhcpClient(this.stack, opts.random, {
       hostname: opts.hostname,
@@ -57,7 +62,8 @@ export class Firmware {
     this.now = now
     this.driver.init(this.opts.mac)
     const self = this
-    this.services = startExampleServices(this.stack, function () { return self.now })
+    this.services = startExampleServices(this.stack, function () { return self.now }, this.tcp)
+    if (this.services.skipped.length > 0) this.opts.log('services: no TCP listener left for ' + this.services.skipped.join(', ') + ' (budget.listeners)')
     const a = this.opts.address
     if (a !== null) this.opts.log('address ' + formatIp(a.ip) + '/' + maskToPrefix(a.mask) + (a.gateway !== 0 ? ' gateway ' + formatIp(a.gateway) : ''))
     this.checkLink(now)

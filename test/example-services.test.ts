@@ -82,7 +82,7 @@ describe('example services', () => {
     assert.equal(stack.udp.sent.length, 0)
     assert.equal(svc.counters.udpDiscardRx, 3)
     assert.equal(svc.counters.udpDiscardBytes, 123)
-    assert.equal(formatExampleCounters(svc.counters), 'udp echo 0/0 (0 dropped), discard 3 (123 bytes)')
+    assert.equal(formatExampleCounters(svc.counters), 'udp echo 0/0 (0 dropped), discard 3 (123 bytes); tcp echo 0 (0 bytes), discard 0 (0 bytes)')
   })
 
   test('stop closes both ports; a port in use or a full table throws at boot and leaves nothing open', () => {
@@ -131,6 +131,7 @@ describe('example services over the real NetStack', () => {
     assert.equal(r.sport, ECHO_PORT)
     assert.equal(r.dport, 40000)
     assert.deepEqual(Array.from(r.data), [104, 105])
-    assert.deepEqual(svc.counters, { udpEchoRx: 1, udpEchoTx: 1, udpEchoDropped: 0, udpDiscardRx: 1, udpDiscardBytes: 3 })
+    assert.deepEqual(svc.counters, { udpEchoRx: 1, udpEchoTx: 1, udpEchoDropped: 0, udpDiscardRx: 1, udpDiscardBytes: 3,
+      tcpEchoConnections: 0, tcpEchoBytes: 0, tcpDiscardConnections: 0, tcpDiscardBytes: 0 })
   })
 })

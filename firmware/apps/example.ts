@@ -2,19 +2,40 @@
 //
 //   UDP echo    port 7  RFC 862: every datagram is sent back to its source
 //   UDP discard port 9  RFC 863: every datagram is counted and thrown away
-//   TCP echo    port 7  RFC 862 §"TCP Based Echo Service"     (issue 5: add startTcpEcho below)
-//   TCP discard port 9  RFC 863 §"TCP Based Discard Service"  (issue 5: add startTcpDiscard below)
+//   TCP echo    port 7  RFC 862 "TCP Based Echo Service"
+//   TCP discard port 9  RFC 863 "TCP Based Discard Service"
 //
-// The services talk to firmware/net/udp.ts directly rather than through the dgram API: the datagram the stack
-// lends us is echoed from inside the receive callback (Udp.send copies it into a frame), so serving a packet
-// allocates nothing. Each service is one small start function; startExampleServices calls them in turn, and
-// the TCP ones slot in the same way once firmware/tcp exists.
+// The services talk to firmware/net/udp.ts and firmware/tcp/tcp.ts directly rather than through the dgram and
+// net APIs: the datagram or the bytes the stack lends us are echoed from inside the receive callback (Udp.send
+// copies the datagram into a frame, Tcp.send copies the bytes from the receive ring into the send ring inside
+// the arena), so serving a packet allocates nothing. One handler object serves every TCP connection of a
+// service. TCP echo takes only the bytes its send ring has room for: the rest stays in the receive ring, the
+// window closes and the peer waits (flow control end to end), and onDrain offers the rest again. Each service is
+// one small start function; startExampleServices calls them in turn.
 
 /** The part of firmware/net/udp.ts's Udp the services use. */
 export interface ServicesUdp {
   open(localPort: number, onDatagram: (srcIp: number, srcPort: number, dstIp: number, data: Uint8Array) => void): number
   send(id: number, dstIp: number, dstPort: number, data: Uint8Array, now: number): number
   close(id: number): void
+}
+
+/** The per-connection callbacks of firmware/tcp/tcb.ts's TcpHandler. */
+export interface ServicesTcpHandler {
+  onConnect(id: number): void
+  onData(id: number, data: Uint8Array): number
+  onEnd(id: number): void
+  onDrain(id: number): void
+  onClose(id: number, err: number): void
+}
+
+/** The part of firmware/tcp/tcp.ts's Tcp the services use. */
+export interface ServicesTcp {
+  listen(port: number, handler: ServicesTcpHandler): number
+  unlisten(l: number): void
+  send(id: number, data: Uint8Array, now?: number): number
+  shutdown(id: number, now?: number): number
+  resume(id: number): void
 }
 
 /** The part of firmware/net/stack.ts's NetStack the services use (NetStack satisfies it). */
@@ -42,11 +63,18 @@ export interface ExampleCounters {
   udpEchoDropped: number
   udpDiscardRx: number
   udpDiscardBytes: number
+  /** TCP connections accepted and bytes echoed / discarded (0 when the services run without TCP). */
+  tcpEchoConnections: number
+  tcpEchoBytes: number
+  tcpDiscardConnections: number
+  tcpDiscardBytes: number
 }
 
 /** The running services: their counters, and stop() to close their sockets. */
 export interface ExampleServices {
   counters: ExampleCounters
+  /** TCP services left out because the board has too few listeners (budget.listeners), e.g. ['tcp discard']. */
+  skipped: string[]
   stop(): void
 }
 
@@ -90,36 +118,88 @@ function startUdpDiscard(stack: ServicesStack, c: ExampleCounters): number {
   })
 }
 
-// Issue 5 (TCP): add here, with the same shape, and call them from startExampleServices:
-//   function startTcpEcho(stack, c): a listener on port 7 that writes back what each connection reads;
-//   function startTcpDiscard(stack, c): a listener on port 9 that reads and drops;
-// with counters tcpEchoConnections/tcpEchoBytes and tcpDiscardConnections/tcpDiscardBytes above.
+/** A listener for a TCP service; -1 when the listener table is full (the service is skipped, see below). */
+function listenOrThrow(tcp: ServicesTcp, port: number, name: string, h: ServicesTcpHandler): number {
+  const l = tcp.listen(port, h)
+  if (l === -2) throw new Error(name + ': TCP port ' + port + ' is already in use')
+  return l < 0 ? -1 : l
+}
+
+/**
+ * RFC 862 "TCP Based Echo Service": "Once a connection is established any data received is sent back. This
+ * continues until the calling user terminates the connection." When the peer half-closes, everything it sent
+ * has been echoed (onEnd comes after the last byte was consumed), so we close our side too.
+ */
+function startTcpEcho(tcp: ServicesTcp, now: () => number, c: ExampleCounters): number {
+  return listenOrThrow(tcp, ECHO_PORT, 'tcp echo', {
+    onConnect: function (id: number): void { c.tcpEchoConnections++ },
+    onData: function (id: number, data: Uint8Array): number {
+      const n = tcp.send(id, data, now())
+      if (n <= 0) return 0
+      c.tcpEchoBytes += n
+      return n
+    },
+    onEnd: function (id: number): void { tcp.shutdown(id, now()) },
+    onDrain: function (id: number): void { tcp.resume(id) },
+    onClose: function (id: number, err: number): void { /* nothing kept per connection */ },
+  })
+}
+
+/** RFC 863 "TCP Based Discard Service": "Once a connection is established any data received is thrown away." */
+function startTcpDiscard(tcp: ServicesTcp, now: () => number, c: ExampleCounters): number {
+  return listenOrThrow(tcp, DISCARD_PORT, 'tcp discard', {
+    onConnect: function (id: number): void { c.tcpDiscardConnections++ },
+    onData: function (id: number, data: Uint8Array): number {
+      c.tcpDiscardBytes += data.length
+      return data.length
+    },
+    onEnd: function (id: number): void { tcp.shutdown(id, now()) },
+    onDrain: function (id: number): void { /* never writes */ },
+    onClose: function (id: number, err: number): void { /* nothing kept per connection */ },
+  })
+}
 
 /**
  * Starts the example services on `stack`; `now` is the stack's clock in microseconds. Needs two UDP sockets
- * (plus one for DHCP when the board uses it). Throws at boot when a port is taken or the table is full.
+ * (plus one for DHCP when the board uses it) and, with `tcp`, two TCP listeners. Throws at boot when a port is
+ * taken or the UDP table is full; TCP services that find no free listener are skipped (a board with one
+ * listener, like the Pico, runs TCP echo only) and named in `skipped`.
  */
-export function startExampleServices(stack: ServicesStack, now: () => number): ExampleServices {
-  const counters: ExampleCounters = { udpEchoRx: 0, udpEchoTx: 0, udpEchoDropped: 0, udpDiscardRx: 0, udpDiscardBytes: 0 }
+export function startExampleServices(stack: ServicesStack, now: () => number, tcp?: ServicesTcp): ExampleServices {
+  const counters: ExampleCounters = {
+    udpEchoRx: 0, udpEchoTx: 0, udpEchoDropped: 0, udpDiscardRx: 0, udpDiscardBytes: 0,
+    tcpEchoConnections: 0, tcpEchoBytes: 0, tcpDiscardConnections: 0, tcpDiscardBytes: 0,
+  }
   const sockets: number[] = []
+  const listeners: number[] = []
+  const skipped: string[] = []
+  const stopAll = function (): void {
+    for (let i = 0; i < sockets.length; i++) stack.udp.close(sockets[i])
+    if (tcp) for (let i = 0; i < listeners.length; i++) tcp.unlisten(listeners[i])
+    sockets.length = 0
+    listeners.length = 0
+  }
   try {
     sockets.push(startUdpEcho(stack, now, counters))
     sockets.push(startUdpDiscard(stack, counters))
+    if (tcp) {
+      const echo = startTcpEcho(tcp, now, counters)
+      if (echo >= 0) listeners.push(echo)
+      else skipped.push('tcp echo')
+      const discard = startTcpDiscard(tcp, now, counters)
+      if (discard >= 0) listeners.push(discard)
+      else skipped.push('tcp discard')
+    }
   } catch (e) {
-    for (let i = 0; i < sockets.length; i++) stack.udp.close(sockets[i])
+    stopAll()
     throw e
   }
-  return {
-    counters: counters,
-    stop: function (): void {
-      for (let i = 0; i < sockets.length; i++) stack.udp.close(sockets[i])
-      sockets.length = 0
-    },
-  }
+  return { counters: counters, skipped: skipped, stop: stopAll }
 }
 
-/** "udp echo 3/3 (0 dropped), discard 2 (100 bytes)" for the console. */
+/** "udp echo 3/3 (0 dropped), discard 2 (100 bytes); tcp echo 1 (12 bytes), discard 1 (5 bytes)" for the console. */
 export function formatExampleCounters(c: ExampleCounters): string {
   return 'udp echo ' + c.udpEchoTx + '/' + c.udpEchoRx + ' (' + c.udpEchoDropped + ' dropped), discard ' +
-    c.udpDiscardRx + ' (' + c.udpDiscardBytes + ' bytes)'
+    c.udpDiscardRx + ' (' + c.udpDiscardBytes + ' bytes); tcp echo ' + c.tcpEchoConnections + ' (' + c.tcpEchoBytes +
+    ' bytes), discard ' + c.tcpDiscardConnections + ' (' + c.tcpDiscardBytes + ' bytes)'
 }

@@ -32,6 +32,7 @@ export interface Budget {
 /** Fixed per-entry sizes of the protocol tables (bytes). */
 export const SIZES = {
   ringHeader: 16,
+  /** firmware/tcp/tcb.ts: 18 u32 + 9 u16 + 6 u8 fields per TCB (struct-of-arrays). */
   tcbState: 96,
   /** firmware/core/tcp-reasm-desc.ts: a TCB's reassembly tracker is a header and one [start, end) pair per hole. */
   tcpHolesHeader: 8,
@@ -43,7 +44,8 @@ export const SIZES = {
   arpEntry: 40,
   arpPending: 8,
   reassemblyState: 64,
-  counters: 256,
+  /** firmware/kernel/counters.ts: COUNTER_WORDS u32 words. */
+  counters: 384,
   /** firmware/net/stack.ts: own/broadcast/zero MACs, multicast groups, two frame descriptors, scratch headers. */
   netState: 384,
 }

@@ -1,5 +1,5 @@
 // Counters of frames in and out and of drops by reason, as u32 words in the arena's "counters"
-// region (64 words). Device dialect. Names are listed once here; the console and `spinet sim` print
+// region (96 words, SIZES.counters = 384 bytes). Device dialect. Names are listed once here; the console and `spinet sim` print
 // the non-zero ones.
 
 export const COUNTER_NAMES = [
@@ -12,12 +12,15 @@ export const COUNTER_NAMES = [
   'icmp.rx', 'icmp.tx', 'icmp.rx.bad', 'icmp.rx.broadcast', 'icmp.echo', 'icmp.unreach.tx', 'icmp.unreach.limited',
   'udp.rx', 'udp.tx', 'udp.rx.bad', 'udp.rx.checksum', 'udp.rx.no-port', 'udp.rx.ring-full',
   'tcp.rx', 'tcp.tx', 'tcp.rx.bad', 'tcp.rx.checksum', 'tcp.rst.tx', 'tcp.retransmit',
+  'tcp.rx.no-port', 'tcp.rx.out-of-window', 'tcp.rx.out-of-order', 'tcp.rx.reasm-full', 'tcp.challenge-ack',
+  'tcp.challenge-ack.limited', 'tcp.fast-retransmit', 'tcp.timeout', 'tcp.syn-cookie.tx', 'tcp.syn-cookie.ok',
+  'tcp.accept', 'tcp.connect', 'tcp.table-full', 'tcp.time-wait.recycled',
   'dhcp.tx', 'dhcp.rx', 'dhcp.bound', 'dhcp.lost',
   'drv.rx.error', 'drv.tx.error', 'drv.recovery', 'drv.chip.overflow', 'poll.budget.stop',
   'poll.error',
 ]
 
-export const COUNTER_WORDS = 64
+export const COUNTER_WORDS = 96
 
 export class Counters {
   readonly words: Uint32Array
