@@ -104,7 +104,7 @@ export class Firmware {
 
   counters(): string {
     const d = this.driver.stats
-    let s = this.stack.counters.format()
+    let s = this.stack.counters.format() + ' | tcp open ' + this.tcp.inUse()
     s += ' | driver rx=' + d.rxFrames + ' tx=' + d.txFrames + ' rxErr=' + d.rxErrors + ' txErr=' + d.txErrors +
       ' recoveries=' + d.recoveries + ' chipOverflows=' + d.chipOverflows
     if (this.services !== null) s += ' | ' + formatExampleCounters(this.services.counters)
