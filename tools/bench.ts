@@ -8,6 +8,8 @@ import { createWasmCore } from '../hal/host/core.js'
 import { benchSpi } from './bench-spi.js'
 import { benchSpiEnc28j60 } from './bench-spi-enc28j60.js'
 import { benchTcpReasm, formatTcpReasmBench } from './bench-tcp.js'
+import { benchTcpNetsim } from './bench-tcp-netsim.js'
+import { TCB_BYTES } from '../firmware/tcp/tcb.js'
 
 type Fn = (off: number, len: number, seed: number) => number
 
@@ -101,6 +103,9 @@ export async function runBench(opts: { quick?: boolean }): Promise<number> {
   console.log('')
   console.log(formatTcpReasmBench(benchTcpReasm({ roundMs: opts.quick ? 20 : 200 })))
   benchSpiEfficiency()
+  console.log('')
+  benchTcpNetsim()
+  console.log(`\nTCP state per connection: ${TCB_BYTES} bytes per TCB (plus its send and receive rings)`)
   benchArenas()
   return 0
 }
