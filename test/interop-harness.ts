@@ -19,8 +19,8 @@ export interface BoardRun {
   ns: Netns
   child: ChildProcess
   output(): string
-  /** Resolves with the first match of `re` in the board's output (rejects after `ms`). */
-  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>
+  /** Resolves with the first match of `re` in the board's output from offset `from` on (rejects after `ms`). */
+  waitFor(re: RegExp, ms?: number, from?: number): Promise<RegExpMatchArray>
   stop(): Promise<void>
 }
 
@@ -39,9 +39,9 @@ export async function startBoard(args: string[]): Promise<BoardRun> {
     ns,
     child,
     output: () => out,
-    waitFor: (re, ms = 15000) => new Promise((resolve, reject) => {
+    waitFor: (re, ms = 15000, from = 0) => new Promise((resolve, reject) => {
       const check = (): void => {
-        const m = re.exec(out)
+        const m = re.exec(from > 0 ? out.slice(from) : out)
         if (m) { clearTimeout(t); waiters.splice(waiters.indexOf(check), 1); resolve(m) }
       }
       const t = setTimeout(() => {
@@ -80,4 +80,57 @@ export function pingLoss(out: string): number {
   const m = /([\d.]+)% packet loss/.exec(out)
   if (!m) throw new Error('no ping summary in:\n' + out)
   return Number(m[1])
+}
+
+/** One `counters: ...` line of the board (tools/sim.ts prints it every --stats seconds and on SIGTERM). */
+export interface BoardCounters {
+  line: string
+  /** TCBs in use, TIME-WAIT included (`| tcp open N |`). */
+  tcpOpen: number
+  /** The example services' TCP counters (firmware/apps/example.ts formatExampleCounters). */
+  echoConnections: number
+  echoBytes: number
+  discardConnections: number
+  discardBytes: number
+  /** A stack counter by name (`tcp.rst.tx`, ...); 0 when the line leaves it out (it prints non-zero ones). */
+  get(name: string): number
+}
+
+export function parseCounters(line: string): BoardCounters {
+  const open = /\| tcp open (\d+) \|/.exec(line)
+  const tcp = /tcp echo (\d+) \((\d+) bytes\), discard (\d+) \((\d+) bytes\)/.exec(line)
+  if (!open || !tcp) throw new Error('not a counters line with TCP services: ' + line)
+  return {
+    line,
+    tcpOpen: Number(open[1]),
+    echoConnections: Number(tcp[1]), echoBytes: Number(tcp[2]),
+    discardConnections: Number(tcp[3]), discardBytes: Number(tcp[4]),
+    get: (name) => {
+      const m = new RegExp('(?:^| )' + name.replace(/[.]/g, '\\.') + '=(\\d+)').exec(line)
+      return m ? Number(m[1]) : 0
+    },
+  }
+}
+
+/** The next complete `counters:` line the board prints after now (start the board with --stats). */
+export async function nextCounters(run: BoardRun, ms = 5000): Promise<BoardCounters> {
+  const m = await run.waitFor(/counters: ([^\n]*)\n/, ms, run.output().length)
+  return parseCounters(m[1])
+}
+
+/** Waits (polling the --stats lines) until the board reports `tcp open 0`; returns that line's counters. */
+export async function waitTcpIdle(run: BoardRun, ms = 10000): Promise<BoardCounters> {
+  const until = Date.now() + ms
+  let c = await nextCounters(run, ms)
+  while (c.tcpOpen !== 0 && Date.now() < until) c = await nextCounters(run, Math.max(until - Date.now(), 1))
+  return c
+}
+
+/** After stop(): the counters the board printed on SIGTERM. */
+export function finalCounters(run: BoardRun): BoardCounters {
+  const out = run.output()
+  const at = out.lastIndexOf('SIGTERM: stopping')
+  const m = at < 0 ? null : /counters: ([^\n]*)/.exec(out.slice(at))
+  if (!m) throw new Error('the board printed no counters on SIGTERM; it printed:\n' + out.slice(-4000))
+  return parseCounters(m[1])
 }
