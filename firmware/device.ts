@@ -6,7 +6,7 @@ import { PortableCore } from './core/portable.js'
 import { layoutArena } from './kernel/arena.js'
 import { Board } from './kernel/board.js'
 import { boot } from './boot.js'
-import { Firmware } from './main.js'
+import { Firmware, TcpFactory } from './main.js'
 import { parseCidr, parseIp } from './net/addr.js'
 import { parseMac } from './net/ethernet.js'
 import { IpConfig } from './net/stack.js'
@@ -51,9 +51,25 @@ function staticAddress(board: Board): IpConfig | null {
   return { ip: c.ip, mask: c.mask, gateway: board.net.gateway !== undefined ? parseIp(board.net.gateway) >>> 0 : 0 }
 }
 
+function log(line: string): void { console.log(line) }
+
+/**
+ * Steps the firmware on the chip's interrupt and on a slow tick. A function of its own so that its closures keep
+ * only `fw` and `platform` alive: closures made in startDevice would keep all of its variables, the board
+ * file among them, for as long as the device runs (a variable block per few characters on Espruino).
+ */
+function run(fw: Firmware, platform: Platform): void {
+  const step = function (): void {
+    const now = platform.clock.now()
+    fw.step(now)
+    for (let turns = 0; turns < 8 && (platform.irq.asserted() || fw.busy()); turns++) fw.step(platform.clock.now())
+  }
+  platform.irq.watch(step)
+  setInterval(function () { fw.tick(platform.clock.now()); step() }, TICK_MS)
+}
+
 /** Boots, prints the arena map, and starts the network when the board's SPI bus exists. */
-export function startDevice(board: Board, makeDriver: DriverFactory): Firmware | null {
-  const log = function (line: string): void { console.log(line) }
+export function startDevice(board: Board, makeDriver: DriverFactory, attachTcp: TcpFactory | null): Firmware | null {
   const size = layoutArena(board.budget, 0, board.memory.arenaLimit).total
   const core = new PortableCore(new ArrayBuffer(size), 0, size)
   const booted = boot(board, core, log)
@@ -64,16 +80,10 @@ export function startDevice(board: Board, makeDriver: DriverFactory): Firmware |
   }
   const platform = espruinoPlatform(w)
   const fw = new Firmware({
-    core: core, layout: booted.arena, driver: makeDriver(platform), random: platform.random,
+    core: core, layout: booted.arena, driver: makeDriver(platform), random: platform.random, attachTcp: attachTcp,
     mac: parseMac(board.net.mac), address: staticAddress(board), hostname: board.name, pollBudget: POLL_BUDGET, log: log,
   })
   fw.start(platform.clock.now())
-  const step = function (): void {
-    const now = platform.clock.now()
-    fw.step(now)
-    for (let turns = 0; turns < 8 && (platform.irq.asserted() || fw.busy()); turns++) fw.step(platform.clock.now())
-  }
-  platform.irq.watch(step)
-  setInterval(function () { fw.tick(platform.clock.now()); step() }, TICK_MS)
+  run(fw, platform)
   return fw
 }

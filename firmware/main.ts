@@ -9,9 +9,17 @@ import { NetStack, IpConfig } from './net/stack.js'
 import { DhcpClient, formatBound } from './net/dhcp.js'
 import { formatIp, maskToPrefix } from './net/addr.js'
 import { startExampleServices, ExampleServices, formatExampleCounters } from './apps/example.js'
-import { attachTcp, Tcp } from './tcp/tcp.js'
+import type { Tcp, TcpOptions } from './tcp/tcp.js'
+
+/**
+ * Makes the TCP module of a stack (firmware/tcp/tcp.ts attachTcp). Passed in rather than imported, so a
+ * device bundle for a board without TCBs (budget.tcbs 0) carries no TCP code at all.
+ */
+export type TcpFactory = (stack: NetStack, o: TcpOptions) => Tcp
 
 export interface FirmwareOptions {
+  /** TCP, or null for a firmware without it. */
+  attachTcp: TcpFactory | null
   core: Core
   layout: ArenaLayout
   driver: EthernetDriver
@@ -32,7 +40,7 @@ export class Firmware {
   readonly stack: NetStack
   readonly driver: EthernetDriver
   readonly dhcp: DhcpClient | null
-  readonly tcp: Tcp
+  readonly tcp: Tcp | null
   services: ExampleServices | null = null
   private readonly opts: FirmwareOptions
   private link = false
@@ -46,7 +54,7 @@ export class Firmware {
       pollBudget: opts.pollBudget, log: opts.log })
     const random = opts.random
     // RFC 6528: the ISN key comes from the board's random source (E.hwRand on Espruino).
-    this.tcp = attachTcp(this.stack, { random32: function () { return random.next32() } })
+    this.tcp = opts.attachTcp !== null ? opts.attachTcp(this.stack, { random32: function () { return random.next32() } }) : null
     const log = opts.log
     this.dhcp = opts.address !== null ? null : new DhcpClient(this.stack, opts.random, {
       hostname: opts.hostname,
@@ -62,7 +70,7 @@ export class Firmware {
     this.now = now
     this.driver.init(this.opts.mac)
     const self = this
-    this.services = startExampleServices(this.stack, function () { return self.now }, this.tcp)
+    this.services = startExampleServices(this.stack, function () { return self.now }, this.tcp !== null ? this.tcp : undefined)
     if (this.services.skipped.length > 0) this.opts.log('services: no TCP listener left for ' + this.services.skipped.join(', ') + ' (budget.listeners)')
     const a = this.opts.address
     if (a !== null) this.opts.log('address ' + formatIp(a.ip) + '/' + maskToPrefix(a.mask) + (a.gateway !== 0 ? ' gateway ' + formatIp(a.gateway) : ''))
@@ -104,7 +112,8 @@ export class Firmware {
 
   counters(): string {
     const d = this.driver.stats
-    let s = this.stack.counters.format() + ' | tcp open ' + this.tcp.inUse()
+    let s = this.stack.counters.format()
+    if (this.tcp !== null) s += ' | tcp open ' + this.tcp.inUse()
     s += ' | driver rx=' + d.rxFrames + ' tx=' + d.txFrames + ' rxErr=' + d.rxErrors + ' txErr=' + d.txErrors +
       ' recoveries=' + d.recoveries + ' chipOverflows=' + d.chipOverflows
     if (this.services !== null) s += ' | ' + formatExampleCounters(this.services.counters)

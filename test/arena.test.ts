@@ -45,7 +45,7 @@ describe('arena layout', () => {
 
 describe('impossible budgets are refused with what to change', () => {
   const cases: [string, (b: Budget) => void, RegExp][] = [
-    ['a TCP ring that is not a power of two', (b) => { b.tcpRxBytes = 3000 }, /tcpRxBytes = 3000.*power of two.*try 4096/],
+    ['a TCP ring that is not a power of two', (b) => { b.tcbs = 2; b.tcpRxBytes = 3000 }, /tcpRxBytes = 3000.*power of two.*try 4096/],
     ['a frame slot too small for a full frame', (b) => { b.frameSlotBytes = 1024 }, /frameSlotBytes = 1024.*1516/],
     ['one RX slot', (b) => { b.rxSlots = 1 }, /rxSlots = 1/],
     ['more listeners than TCBs', (b) => { b.listeners = 5 }, /listeners = 5 exceeds budget.tcbs/],
@@ -66,6 +66,7 @@ describe('impossible budgets are refused with what to change', () => {
 
   test('a budget larger than the board allows names the largest region and the limit', () => {
     const b = pico()
+    b.tcbs = 2
     b.tcpRxBytes = 65536
     assert.throws(() => layoutArena(b, 0, 12288),
       (e: unknown) => isBudgetError(e) && /at most 12288/.test(e.message) && /tcp rx rings/.test(e.message))

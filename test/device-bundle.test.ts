@@ -118,6 +118,12 @@ const FORBIDDEN: [string, string, string][] = [
   ['call before declaration in a function', 'function outer() {\n  h()\n  function h() {}\n}', 'h is called before'],
   ['reference before declaration', 'setTimeout(tick, 10)\nfunction tick() {}', 'tick is used before'],
   ['new before declaration', 'var b = new B()\nfunction B() {}', 'B is used before'],
+  ['class method named with a keyword', 'class A { do() {} }', 'keyword on Espruino'],
+  ['class getter named with a keyword', 'class A { get in() { return 1 } }', 'keyword on Espruino'],
+  ['static method named with a keyword', 'class A { static of() {} }', 'keyword on Espruino'],
+  ['class field named with a keyword', 'class A { delete = 1 }', 'keyword on Espruino'],
+  ['new class', 'var a = new class { m() {} }()', 'class expression'],
+  ['class expression in a conditional', 'var C = x ? class {} : null', 'class expression'],
 ]
 
 /** Code Espruino runs; none of it may be flagged. */
@@ -143,6 +149,9 @@ const ALLOWED: [string, string][] = [
   ['Promise then/all', 'Promise.all([p]).then(function () {})'],
   ['strings mentioning missing names', 'var s = "Map Set Math.imul ?. **"'],
   ['class extends a non-Error', 'class Q extends Base {}'],
+  ['a class expression as a whole initialiser', 'var C = class { m() {} }'],
+  ['keywords as object keys and members', 'var o = { do: 1, in() { return 2 } }; f(o.do + o.in())'],
+  ['class methods named get, set and as', 'class A { get() {} set() {} as() {} }'],
 ]
 
 describe('checkDialect', () => {

@@ -51,7 +51,12 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
     let csFrames = 0
     Object.assign(ctx.context, pins, {
       [board.spi.bus]: {
-        setup: () => {},
+        // the option keys must reach Espruino under their own names (tools/bundle.ts mangles the firmware's)
+        setup: (opts: Record<string, unknown>) => {
+          assert.deepEqual(Object.keys(opts).sort(), ['baud', 'miso', 'mode', 'mosi', 'sck'])
+          assert.equal(opts.baud, board.spi.baud)
+          assert.equal(opts.sck, pins[board.spi.sck as string])
+        },
         send: (data: Uint8Array, cs: unknown) => {
           assert.equal(cs, pins[board.pins.cs], 'chip select is the board file\'s CS pin')
           csFrames++
@@ -60,7 +65,12 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
       },
       digitalWrite: () => {},
       digitalRead: (pin: unknown) => (pin === pins[board.pins.int] ? (chip.interrupt ? 0 : 1) : 1),
-      setWatch: (fn: () => void) => { watch = fn; return 1 },
+      setWatch: (fn: () => void, pin: unknown, opts: Record<string, unknown>) => {
+        assert.equal(pin, pins[board.pins.int], 'the watch is on the board file\'s INT pin')
+        assert.equal(JSON.stringify(opts), '{"repeat":true,"edge":"falling"}')
+        watch = fn
+        return 1
+      },
     })
     try {
       ctx.run(fs.readFileSync(file, 'utf8'), name + '.js')

@@ -1015,7 +1015,7 @@ export class ChipNode {
     const next32 = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x }
     const log = o.log
     this.firmware = new Firmware({
-      core, layout, driver, mac: o.mac, address: { ip: o.ip, mask: NETMASK, gateway: 0 }, hostname: 'netsim-' + o.chip,
+      core, layout, driver, attachTcp, mac: o.mac, address: { ip: o.ip, mask: NETMASK, gateway: 0 }, hostname: 'netsim-' + o.chip,
       pollBudget: 16, random: { next32 }, log: (l) => { if (log) log(o.name + ': ' + l) },
     })
     this.chip.onTransmit = (frame) => {
@@ -1127,14 +1127,16 @@ export function runServiceTransfer(o: { seed: number; chip: 'enc28j60' | 'w5500'
   assert.ok(id >= 0, 'connect: ' + id)
   a.kick()
   const fw = b.firmware
-  const done = (): boolean => client.closed > 0 && tcpA.inUse() === 0 && fw.tcp.inUse() === 0
+  const fwTcp = fw.tcp
+  assert.ok(fwTcp !== null, 'the chip node runs TCP')
+  const done = (): boolean => client.closed > 0 && tcpA.inUse() === 0 && fwTcp.inUse() === 0
   const ok = sched.runUntil(done, start + (o.limitMs ?? 600000) * 1000)
   // Echo: to the last byte back; discard: to the service's FIN (everything read and counted).
   const end = o.port === 7 ? (dataUs >= 0 ? dataUs : sched.now) : (client.endedAt >= 0 ? client.endedAt : sched.now)
   const exact = o.port === 7 ? client.received === o.bytes && client.hash.digest('hex') === sha256(data) : true
   return {
     sent: client.sent, received: client.received, exact, closed: client.closed, errs: client.errs,
-    inUseClient: tcpA.inUse(), inUseFirmware: fw.tcp.inUse(), dataUs: end - start,
+    inUseClient: tcpA.inUse(), inUseFirmware: fwTcp.inUse(), dataUs: end - start,
     goodputKBps: o.bytes / ((end - start) / 1e6) / 1000, realMs: Date.now() - t0, timedOut: !ok,
     countersClient: a.stack.counters.format(), countersFirmware: fw.counters(),
     tcpEchoBytes: fw.services !== null ? fw.services.counters.tcpEchoBytes : -1,

@@ -6,7 +6,9 @@
 //   - syntax Espruino lacks (destructuring, spread/rest, defaults, async, generators, labels, ...);
 //   - what Babel should have transformed away (for..of, let/const in for-loop heads);
 //   - missing globals and members (Map, Math.imul, Array.from, ...), unless a local binding shadows them;
-//   - use before declaration: Espruino does not hoist function declarations.
+//   - use before declaration: Espruino does not hoist function declarations;
+//   - class members named with one of Espruino's keywords, and class expressions other than a variable's
+//     initialiser (`new class {...}`, `x ? class {} : y`), which Espruino cannot skip without asserting.
 import * as acorn from 'acorn'
 
 export interface Finding {
@@ -66,6 +68,16 @@ const ERROR_CLASSES = new Set([
   'InternalError',
 ])
 
+/**
+ * Espruino's keywords (the reserved words of its lexer, 2v29). A class member named like one (`do() {}`,
+ * `get in()`, `static of()`) is a syntax error there; `get`, `set` and `as` are fine, and so is any of these as
+ * an object key or after a dot.
+ */
+export const ESPRUINO_KEYWORDS = new Set(['if', 'else', 'do', 'while', 'for', 'break', 'continue', 'function', 'return',
+  'var', 'let', 'const', 'this', 'throw', 'try', 'catch', 'finally', 'true', 'false', 'null', 'undefined', 'new', 'in',
+  'instanceof', 'switch', 'case', 'default', 'delete', 'typeof', 'void', 'debugger', 'class', 'extends', 'super',
+  'static', 'of'])
+
 type SyntaxRule = (node: N) => string | null
 
 function functionRule(node: N): string | null {
@@ -76,6 +88,15 @@ function functionRule(node: N): string | null {
 
 function computedKeyRule(node: N): string | null {
   return node.computed ? 'computed key [k] (fails on Espruino)' : null
+}
+
+function classMemberRule(node: N): string | null {
+  if (node.computed) return computedKeyRule(node)
+  const key = node.key
+  if (key && key.type === 'Identifier' && ESPRUINO_KEYWORDS.has(key.name)) {
+    return 'class member named ' + key.name + ' (a keyword on Espruino: a syntax error there; rename it)'
+  }
+  return null
 }
 
 function loopHeadRule(head: N | null): string | null {
@@ -135,8 +156,8 @@ const SYNTAX_RULES: { [type: string]: SyntaxRule } = {
   ExportAllDeclaration: () => 'export (no modules on Espruino)',
   PrivateIdentifier: (n) => 'class private name #' + n.name + ' (fails on Espruino)',
   Property: computedKeyRule,
-  MethodDefinition: computedKeyRule,
-  PropertyDefinition: computedKeyRule,
+  MethodDefinition: classMemberRule,
+  PropertyDefinition: classMemberRule,
   MetaProperty: (n) => n.meta.name + '.' + n.property.name + ' (fails on Espruino)',
   ClassDeclaration: classRule,
   ClassExpression: classRule,
@@ -328,6 +349,10 @@ class Checker {
     if (message) this.report(node, message)
     if (node.type === 'Identifier' && isReference(parent, key)) this.checkIdentifier(node, parent, key, scope)
     if (node.type === 'MemberExpression') this.checkMember(node, scope)
+    if (node.type === 'ClassExpression' && !(parent !== null && parent.type === 'VariableDeclarator' && key === 'init')) {
+      this.report(node, 'class expression inside an expression (Espruino asserts and halts when it skips a class ' +
+        'definition, e.g. in a ?: or && it does not take: declare the class, or make it a variable\'s whole initialiser)')
+    }
   }
 
   private checkIdentifier(node: N, parent: N | null, key: string, scope: Scope): void {

@@ -5,6 +5,7 @@ import { CoreName } from '../../firmware/core/contract.js'
 import { layoutArena } from '../../firmware/kernel/arena.js'
 import { Clock } from '../../firmware/kernel/clock.js'
 import { Firmware } from '../../firmware/main.js'
+import { attachTcp } from '../../firmware/tcp/tcp.js'
 import { IpConfig } from '../../firmware/net/stack.js'
 import { EthernetDriver } from '../driver.js'
 import { Enc28j60Sim, W5500Sim } from '../sim/index.js'
@@ -97,7 +98,7 @@ export function startVirtualBoard(o: VirtualBoardOptions): VirtualBoard {
   const layout = layoutArena(o.board.budget, core.base, Math.min(o.board.memory.arenaLimit, core.size))
   const { chip, driver } = makeChipAndDriver(o, clock)
   const firmware = new Firmware({
-    core, layout, driver, mac: o.mac, address: o.address, hostname: 'spinet-' + o.chip, pollBudget: POLL_BUDGET,
+    core, layout, driver, attachTcp, mac: o.mac, address: o.address, hostname: 'spinet-' + o.chip, pollBudget: POLL_BUDGET,
     log: o.log, random: { next32: () => (Math.random() * 0x100000000) >>> 0 },
   })
   chip.onTransmit = (frame) => o.cable.send(frame)
