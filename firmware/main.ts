@@ -6,7 +6,7 @@ import { ArenaLayout } from './kernel/arena.js'
 import { EthernetDriver } from '../hal/driver.js'
 import { RandomSource } from '../hal/types.js'
 import { NetStack, IpConfig } from './net/stack.js'
-import { DhcpClient, formatBound } from './net/dhcp.js'
+import { DhcpClient, DhcpClientOptions, formatBound } from './net/dhcp.js'
 import { formatIp, maskToPrefix } from './net/addr.js'
 import { startExampleServices, ExampleServices, formatExampleCounters } from './apps/example.js'
 import type { Tcp, TcpOptions } from './tcp/tcp.js'
@@ -36,44 +36,64 @@ export interface FirmwareOptions {
 /** Longest sleep between steps when nothing is due (link checks, DHCP timers are never later). */
 const MAX_IDLE_US = 250000
 
+// The closures below are made in functions of their own so that they keep only what they use: made in the
+// Firmware constructor, they would keep its whole scope, the options and so the arena layout among them, alive
+// for as long as the device runs.
+
+/** RFC 6528: the ISN key comes from the board's random source (E.hwRand on Espruino). */
+function random32Of(random: RandomSource): () => number {
+  return function () { return random.next32() }
+}
+
+function dhcpOptions(hostname: string, log: (line: string) => void): DhcpClientOptions {
+  return {
+    hostname: hostname,
+    onBound: function (ip: number, mask: number, gateway: number, lease: number) {
+      log(formatBound(ip, mask, gateway, lease))
+    },
+    onLost: function () { log('dhcp: lease lost, address released') },
+  }
+}
+
 export class Firmware {
   readonly stack: NetStack
   readonly driver: EthernetDriver
   readonly dhcp: DhcpClient | null
   readonly tcp: Tcp | null
   services: ExampleServices | null = null
-  private readonly opts: FirmwareOptions
+  // Only what the firmware needs after construction: not the options object, which holds the arena layout
+  // (a running device keeps no region objects after boot).
+  private readonly mac: Uint8Array
+  private readonly address: IpConfig | null
+  private readonly pollBudget: number
+  private readonly log: (line: string) => void
   private link = false
   private now = 0
 
   constructor(opts: FirmwareOptions) {
-    this.opts = opts
     this.driver = opts.driver
+    this.mac = opts.mac
+    this.address = opts.address
+    this.pollBudget = opts.pollBudget
+    this.log = opts.log
     const staticConfig = opts.address !== null ? opts.address : { ip: 0, mask: 0, gateway: 0 }
     this.stack = new NetStack({ core: opts.core, layout: opts.layout, mac: opts.mac, config: staticConfig,
       pollBudget: opts.pollBudget, log: opts.log })
-    const random = opts.random
-    // RFC 6528: the ISN key comes from the board's random source (E.hwRand on Espruino).
-    this.tcp = opts.attachTcp !== null ? opts.attachTcp(this.stack, { random32: function () { return random.next32() } }) : null
-    const log = opts.log
-    this.dhcp = opts.address !== null ? null : new DhcpClient(this.stack, opts.random, {
-      hostname: opts.hostname,
-      onBound: function (ip: number, mask: number, gateway: number, lease: number) {
-        log(formatBound(ip, mask, gateway, lease))
-      },
-      onLost: function () { log('dhcp: lease lost, address released') },
-    })
+    this.tcp = opts.attachTcp !== null ? opts.attachTcp(this.stack, { random32: random32Of(opts.random) }) : null
+    this.dhcp = opts.address !== null ? null : new DhcpClient(this.stack, opts.random, dhcpOptions(opts.hostname, opts.log))
+    // Every module has taken its tables from the layout by now.
+    this.stack.releaseLayout()
   }
 
   /** Initialises the chip and starts the services; prints the address when it is static. */
   start(now: number): void {
     this.now = now
-    this.driver.init(this.opts.mac)
+    this.driver.init(this.mac)
     const self = this
     this.services = startExampleServices(this.stack, function () { return self.now }, this.tcp !== null ? this.tcp : undefined)
-    if (this.services.skipped.length > 0) this.opts.log('services: no TCP listener left for ' + this.services.skipped.join(', ') + ' (budget.listeners)')
-    const a = this.opts.address
-    if (a !== null) this.opts.log('address ' + formatIp(a.ip) + '/' + maskToPrefix(a.mask) + (a.gateway !== 0 ? ' gateway ' + formatIp(a.gateway) : ''))
+    if (this.services.skipped.length > 0) this.log('services: no TCP listener left for ' + this.services.skipped.join(', ') + ' (budget.listeners)')
+    const a = this.address
+    if (a !== null) this.log('address ' + formatIp(a.ip) + '/' + maskToPrefix(a.mask) + (a.gateway !== 0 ? ' gateway ' + formatIp(a.gateway) : ''))
     this.checkLink(now)
   }
 
@@ -81,10 +101,10 @@ export class Firmware {
     const up = this.driver.linkUp()
     if (up === this.link) return
     this.link = up
-    this.opts.log('link ' + (up ? 'up' : 'down'))
+    this.log('link ' + (up ? 'up' : 'down'))
     if (!up) return
     this.stack.linkUp(now)
-    if (this.dhcp !== null && this.dhcp.start(now) < 0) this.opts.log('dhcp: cannot start (no free UDP socket for port 68); raise budget.udpSockets')
+    if (this.dhcp !== null && this.dhcp.start(now) < 0) this.log('dhcp: cannot start (no free UDP socket for port 68); raise budget.udpSockets')
   }
 
   /**
@@ -93,7 +113,7 @@ export class Firmware {
    */
   step(now: number): number {
     this.now = now
-    this.driver.receive(this.stack.rx, this.opts.pollBudget)
+    this.driver.receive(this.stack.rx, this.pollBudget)
     this.stack.poll(now)
     this.driver.transmit(this.stack.tx, this.stack.tx.slots)
     const next = this.stack.timers.next()

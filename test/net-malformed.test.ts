@@ -9,18 +9,18 @@ import {
   OUR_MAC, OUR_IP, PEER_IP, PEER_MAC, BCAST_MAC, ZERO_MAC,
 } from './net-frames.js'
 import { seededBytes } from './helpers.js'
-import { COUNTER_NAMES } from '../firmware/kernel/counters.js'
+import { counterNameList } from '../firmware/kernel/counters.js'
 
 function snapshot(r: Rig): Map<string, number> {
   const m = new Map<string, number>()
-  for (const n of COUNTER_NAMES) m.set(n, r.c(n))
+  for (const n of counterNameList()) m.set(n, r.c(n))
   return m
 }
 
 /** Counters that grew since `before` (excluding the always-counted eth.rx). */
 function grew(r: Rig, before: Map<string, number>): string[] {
   const out: string[] = []
-  for (const n of COUNTER_NAMES) if (n !== 'eth.rx' && r.c(n) > (before.get(n) ?? 0)) out.push(n)
+  for (const n of counterNameList()) if (n !== 'eth.rx' && r.c(n) > (before.get(n) ?? 0)) out.push(n)
   return out
 }
 

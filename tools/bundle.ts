@@ -317,16 +317,21 @@ function isAssigned(p: BabelPath): boolean {
  *   asserts (and halts) when it meets a class definition in code it skips;
  * - on every call of a function declaration that makes closures: inlined into its caller, the function's
  *   closures would keep the caller's variables alive too (Espruino keeps a closure's whole scope chain), e.g.
- *   the board file that startDevice holds.
+ *   the board file that startDevice holds;
+ * - on every call of a function declaration that holds a long string literal (INLINE_STRING_MAX): inlined, the
+ *   string would be copied into each caller, e.g. the counter names (firmware/kernel/counters.ts counterNames).
  */
 function annotateNoInline(api: BabelApi): BabelPlugin {
   const closures = new Map<BabelNode, boolean>()
-  const makesClosures = (fn: BabelPath): boolean => {
+  const mustNotInline = (fn: BabelPath): boolean => {
     let found = closures.get(fn.node)
     if (found === undefined) {
       let any = false
       const hit = () => { any = true }
-      fn.traverse({ FunctionExpression: hit, ArrowFunctionExpression: hit, FunctionDeclaration: hit, ClassExpression: hit, ClassMethod: hit })
+      fn.traverse({
+        FunctionExpression: hit, ArrowFunctionExpression: hit, FunctionDeclaration: hit, ClassExpression: hit, ClassMethod: hit,
+        StringLiteral(s: BabelPath) { if ((s.node.value as string).length > INLINE_STRING_MAX) any = true },
+      })
       found = any
       closures.set(fn.node, found)
     }
@@ -342,7 +347,7 @@ function annotateNoInline(api: BabelApi): BabelPlugin {
           const callee = p.get('callee').node
           if (callee.type !== 'Identifier') return
           const b = p.scope.getBinding(callee.name as string)
-          if (b !== undefined && b.path.node.type === 'FunctionDeclaration' && makesClosures(b.path)) mark(p)
+          if (b !== undefined && b.path.node.type === 'FunctionDeclaration' && mustNotInline(b.path)) mark(p)
         },
       },
     },

@@ -204,7 +204,8 @@ export function layoutArena(b: Budget, base: number, limit: number): ArenaLayout
 }
 
 /** Finds a region by name (the stack's modules take their tables from here). */
-export function region(layout: ArenaLayout, name: string): Region {
+export function region(layout: ArenaLayout | null, name: string): Region {
+  if (layout === null) throw new Error('arena layout released after boot: no region "' + name + '"')
   for (let i = 0; i < layout.regions.length; i++) if (layout.regions[i].name === name) return layout.regions[i]
   throw new Error('arena has no region "' + name + '"')
 }

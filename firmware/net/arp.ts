@@ -94,6 +94,12 @@ const C_CACHE_FULL = Counters.id('arp.cache.full')
 const C_PENDING_TIMEOUT = Counters.id('arp.pending.timeout')
 
 /** True when 16-bit sequence number `a` was issued before `b`. */
+// Made here, not in the constructor: a closure made there would keep the constructor's whole scope alive on
+// Espruino, the arena region objects it read among them.
+function arpTimer(a: Arp): (now: number) => void {
+  return function (now: number) { a.tick(now) }
+}
+
 function seqBefore(a: number, b: number): boolean {
   return a !== b && ((b - a) & 0xffff) < 0x8000
 }
@@ -161,8 +167,7 @@ export class Arp {
     if (p.each % 4 !== 0 || (p.count > 0 && p.each < PEND_STATE + 1514)) throw new Error('arp: pending slots must hold 8 bytes + a 1514-byte frame, 4-aligned')
     s.u8.fill(0, p.offset, p.offset + p.size)
 
-    const self = this
-    this.timer = s.timers.register('arp', function (now: number) { self.tick(now) })
+    this.timer = s.timers.register('arp', arpTimer(this))
   }
 
   // ---- cache ----------------------------------------------------------------------------------
@@ -426,7 +431,8 @@ export class Arp {
 
   // ---- timer ----------------------------------------------------------------------------------
 
-  private tick(now: number): void {
+  /** The ARP timer (called by the stack's timer table). */
+  tick(now: number): void {
     for (let i = 0; i < this.entries; i++) {
       const st = this.state[i]
       if ((st !== ARP_INCOMPLETE && st !== ARP_PROBE) || this.reqAt[i] + ARP_RETRY_US > now) continue

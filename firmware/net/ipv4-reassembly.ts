@@ -71,6 +71,12 @@ const C_TIMEOUT = Counters.id('ip.frag.timeout')
 const C_NO_BUFFER = Counters.id('ip.frag.no-buffer')
 const C_BAD = Counters.id('ip.frag.bad')
 
+// Made here, not in the constructor: a closure made there would keep the constructor's whole scope alive on
+// Espruino, the arena region objects it read among them.
+function reassemblyTimer(r: Reassembly): (now: number) => void {
+  return function (now: number) { r.tick(now) }
+}
+
 export class Reassembly {
   private readonly s: NetStack
   /** Buffers (0 on boards without reassembly: every fragment is refused). */
@@ -128,8 +134,7 @@ export class Reassembly {
     at += n * MAX_HOLES * 4
     if (at > st.offset + st.size || bufs.count !== n) throw new Error('reassembly: the state region does not fit its entries')
     s.u8.fill(0, st.offset, st.offset + st.size)
-    const self = this
-    this.timer = s.timers.register('ip reassembly', function (now: number) { self.tick(now) })
+    this.timer = s.timers.register('ip reassembly', reassemblyTimer(this))
   }
 
   /** Arena offset of buffer `i` (the rebuilt header; the payload follows at +20). */
@@ -341,7 +346,8 @@ export class Reassembly {
 
   // ---- timer ----------------------------------------------------------------------------------
 
-  private tick(now: number): void {
+  /** The reassembly timer (called by the stack's timer table). */
+  tick(now: number): void {
     for (let i = 0; i < this.buffers; i++) {
       const st = this.state[i]
       if ((st !== R_ACTIVE && st !== R_DEAD) || this.deadline[i] > now) continue

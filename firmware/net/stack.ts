@@ -112,7 +112,11 @@ export class NetStack {
   readonly u16: Uint16Array
   readonly u32: Uint32Array
   readonly dv: DataView
-  readonly layout: ArenaLayout
+  /**
+   * Where the modules find their tables when they are made; null once released (releaseLayout), so that a
+   * running device keeps no region objects after boot.
+   */
+  layout: ArenaLayout | null
   /** Our MAC: a view of 6 bytes in the arena ('net state'). */
   readonly mac: Uint8Array
   readonly counters: Counters
@@ -202,6 +206,14 @@ export class NetStack {
     this.icmp = new Icmp(this)
     this.udp = new Udp(this)
     this.applyConfig(opts.config)
+  }
+
+  /**
+   * Drops the arena layout once every module that takes its tables from it (TCP included) has been made;
+   * attaching one later throws. Firmware calls it at the end of its constructor.
+   */
+  releaseLayout(): void {
+    this.layout = null
   }
 
   config(): IpConfig {

@@ -97,6 +97,23 @@ const C_RECYCLED = Counters.id('tcp.time-wait.recycled')
 /** How long a refused output waits before it is tried again (µs). */
 const RETRY_US = 1000
 
+// Made here, not in the constructor: a closure made there would keep the constructor's whole scope alive on
+// Espruino, the arena region objects it read among them.
+function tcpTimer(t: Tcp): (now: number) => void {
+  return function (now: number) { t.onTimer(now) }
+}
+
+function tcpInput(t: Tcp): (desc: number, now: number) => void {
+  return function (desc: number, now: number) {
+    t.setNow(now)
+    t.input.segment(desc)
+  }
+}
+
+function stackRandom32(s: NetStack): () => number {
+  return function (): number { return Math.floor(s.random() * 4294967296) >>> 0 }
+}
+
 function opt(v: number | undefined, d: number): number {
   return v !== undefined && v >= 0 ? v : d
 }
@@ -166,7 +183,7 @@ export class Tcp {
     let shift = 0
     while ((this.rxSize >> shift) > 65535) shift++
     this.rcvShift = shift
-    const r32 = o.random32 ? o.random32 : function (): number { return Math.floor(s.random() * 4294967296) >>> 0 }
+    const r32 = o.random32 ? o.random32 : stackRandom32(s)
     this.isn = new IsnGenerator(r32)
     this.timeWaitMs = opt(o.timeWaitMs, 2000)
     this.delayedAckMs = opt(o.delayedAckMs, 100)
@@ -182,12 +199,8 @@ export class Tcp {
     this.nextEphemeral = EPHEMERAL_FIRST + Math.floor(s.random() * (EPHEMERAL_LAST - EPHEMERAL_FIRST + 1))
     this.out = new SegmentOutput(this)
     this.input = new SegmentInput(this)
-    const self = this
-    this.timer = s.timers.register('tcp', function (now: number) { self.onTimer(now) })
-    s.onTcp = function (desc: number, now: number) {
-      self.setNow(now)
-      self.input.segment(desc)
-    }
+    this.timer = s.timers.register('tcp', tcpTimer(this))
+    s.onTcp = tcpInput(this)
   }
 
   // ---- arena places -------------------------------------------------------------------------------
@@ -277,7 +290,8 @@ export class Tcp {
 
   // ---- the timer pass -----------------------------------------------------------------------------
 
-  private onTimer(now: number): void {
+  /** The TCP timer (called by the stack's timer table). */
+  onTimer(now: number): void {
     this.setNow(now)
     this.timerAt = -1
     const t = this.t
