@@ -45,6 +45,7 @@ import { Enc28j60Sim, W5500Sim } from '../hal/sim/index.js'
 import { Enc28j60Driver } from '../hal/enc28j60.js'
 import { W5500Driver } from '../hal/w5500.js'
 import { simPlatform } from '../hal/host/sim-platform.js'
+import { FIN, SYN, RST, PSH, ACK, URG } from './tcp-peer.js'
 
 // ---- the virtual clock and scheduler ------------------------------------------------------------------
 
@@ -378,12 +379,7 @@ function be32(b: Uint8Array, o: number, v: number): void {
 function rd16(b: Uint8Array, o: number): number { return (b[o] << 8) | b[o + 1] }
 function rd32(b: Uint8Array, o: number): number { return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0 }
 
-export const FIN = 0x01
-export const SYN = 0x02
-export const RST = 0x04
-export const PSH = 0x08
-export const ACK = 0x10
-export const URG = 0x20
+export { FIN, SYN, RST, PSH, ACK, URG }
 
 export function flagStr(f: number): string {
   const names: [number, string][] = [[SYN, 'S'], [FIN, 'F'], [RST, 'R'], [PSH, 'P'], [ACK, '.'], [URG, 'U']]
