@@ -51,7 +51,7 @@ import {
   D_ARP_OP, D_ARP_SHA, D_ARP_SPA, D_ARP_TPA, ARP_OP_REQUEST, ARP_OP_REPLY, ETHERTYPE_ARP, ETH_HEADER_BYTES,
   ARP_BYTES,
 } from '../core/frame-desc.js'
-import { ETH_MIN_FRAME, isGroupMac, macEquals, copyMac, copyBytes, formatMac } from './ethernet.js'
+import { ETH_MIN_FRAME, isGroupMac, macEquals, copyMac, formatMac } from './ethernet.js'
 import { isMulticast, isLoopback, isReserved } from './addr.js'
 
 /** Reachability lasts this long after a confirmation (then the entry is stale). */
@@ -543,7 +543,7 @@ export class Arp {
       if (f < 0) return
       const at = this.slot(best)
       const len = this.pendLen(best)
-      copyBytes(s.u8, f, at + PEND_STATE, len)
+      s.core.copy(f, at + PEND_STATE, len)
       s.tx.commit(len)
       s.u16[(at + 4) >> 1] = 0
       this.ready--

@@ -95,17 +95,3 @@ export function writeMulticastMac(u8: Uint8Array, off: number, group: number): v
   u8[off + 5] = group & 0xff
 }
 
-/**
- * Copies `len` bytes inside the arena from `src` to `dst` (non-overlapping ranges). It goes through
- * the native `set` with a transient subarray view: one small object per call (per frame copied), no
- * buffer bytes; a byte loop would cost ~100x more on Espruino. (The hot-path contract has no copy
- * primitive; the wasm core could provide one with memory.copy.)
- */
-export function copyBytes(u8: Uint8Array, dst: number, src: number, len: number): void {
-  if (len <= 0) return
-  if (len <= 16) {
-    for (let i = 0; i < len; i++) u8[dst + i] = u8[src + i]
-    return
-  }
-  u8.set(u8.subarray(src, src + len), dst)
-}

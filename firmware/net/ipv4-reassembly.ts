@@ -35,7 +35,6 @@ import {
   D_IP_SRC, D_IP_DST, D_IP_ID, D_IP_PROTO, D_IP_FLAGS, D_IP_FRAG_OFF, D_IP_HLEN, D_IP_TOS, D_IP_TTL,
   D_IP_PAYLOAD_OFF, D_IP_PAYLOAD_LEN, IP_FLAG_MF, IP_WORD_MF, IPV4_HEADER_BYTES,
 } from '../core/frame-desc.js'
-import { copyBytes } from './ethernet.js'
 import { IP_OK, IP_TTL } from './ipv4.js'
 
 /** Reassembly timeout, from the first fragment. */
@@ -268,7 +267,7 @@ export class Reassembly {
     this.nholes[i] = count
     if (!more) this.total[i] = end
     const buf = this.bufferOffset(i)
-    copyBytes(s.u8, buf + IPV4_HEADER_BYTES + off, u32[d + D_IP_PAYLOAD_OFF], len)
+    s.core.copy(buf + IPV4_HEADER_BYTES + off, u32[d + D_IP_PAYLOAD_OFF], len)
     if (off === 0) {
       // Fragment zero's header, quoted by a time exceeded message if the datagram never completes.
       this.flags[i] |= F_FIRST

@@ -15,7 +15,7 @@ import {
   D_IP_SRC, D_IP_DST, V_IPV4_ICMP, V_IPV4_UDP, V_IPV4_TCP, V_IPV4_OTHER, V_IPV4_FRAGMENT, IP_WORD_MF,
   ETHERTYPE_IPV4, ETH_HEADER_BYTES, IPV4_HEADER_BYTES, isDrop,
 } from '../core/frame-desc.js'
-import { ETH_MIN_FRAME, writeMulticastMac, copyBytes } from './ethernet.js'
+import { ETH_MIN_FRAME, writeMulticastMac } from './ethernet.js'
 import {
   IP_BROADCAST, isMulticast, isLoopback, isReserved, sameSubnet, CAST_NONE, CAST_UNICAST, CAST_BROADCAST,
   CAST_MULTICAST, CAST_UNCONFIGURED,
@@ -331,7 +331,7 @@ export class Ipv4 {
     const h = this.mHdrLen
     if (a < h) {
       const e = b < h ? b : h
-      copyBytes(u8, to, this.mHdrOff + a, e - a)
+      this.s.core.copy(to, this.mHdrOff + a, e - a)
       to += e - a
       a = e
     }
@@ -339,7 +339,7 @@ export class Ipv4 {
     const da = a - h
     const db = b - h
     const data = this.mData
-    if (data === null) copyBytes(u8, to, this.mDataOff + da, db - da)
+    if (data === null) this.s.core.copy(to, this.mDataOff + da, db - da)
     else if (da === 0 && db === data.length) u8.set(data, to)
     else u8.set(data.subarray(da, db), to)
   }

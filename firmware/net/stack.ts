@@ -11,8 +11,8 @@
 //
 // Memory: everything lives in the arena regions of firmware/kernel/arena.ts ('counters', 'net state',
 // 'rx ring', 'tx ring', 'arp cache', 'arp pending', 'ip reassembly state', 'ip reassembly buffers',
-// 'udp sockets', 'udp rx rings'); nothing is allocated per frame except the transient subarray views
-// of firmware/net/ethernet.ts copyBytes and the view each UDP callback receives.
+// 'udp sockets', 'udp rx rings'); nothing is allocated per frame except the view each UDP callback
+// receives. Copies inside the arena go through the hot-path contract's core.copy (wasm memory.copy).
 import { Core } from '../core/contract.js'
 import {
   DESC_BYTES, D_FRAME_OFF, V_ETH_ARP, V_ETH_OTHER, isDrop,

@@ -28,7 +28,6 @@ import {
   D_IP_SRC, D_IP_DST, D_L4_SRC_PORT, D_L4_DST_PORT, D_DATA_OFF, D_DATA_LEN, IP_PROTO_UDP, UDP_HEADER_BYTES,
 } from '../core/frame-desc.js'
 import { CAST_UNCONFIGURED } from './addr.js'
-import { copyBytes } from './ethernet.js'
 import {
   IP_OK, IP_ERR_NO_ROUTE, IP_ERR_ARP_QUEUE_FULL, IP_ERR_TX_FULL, IP_ERR_TOO_BIG, FRAG_PAYLOAD, FRAME_PAYLOAD,
 } from './ipv4.js'
@@ -288,7 +287,7 @@ export class Udp {
     dv.setUint16(at + 2, sport)
     dv.setUint32(at + 4, src)
     dv.setUint32(at + 8, dst)
-    copyBytes(s.u8, at + REC_HEADER, dataOff, len)
+    s.core.copy(at + REC_HEADER, dataOff, len)
     this.head[i] = (this.head[i] + skip + rec) >>> 0
     return true
   }
