@@ -21,8 +21,10 @@ import { createRequire } from 'node:module'
 import { rollup, Plugin } from '@rollup/wasm-node'
 import { minify } from 'terser'
 import type { Board } from '../firmware/kernel/board.js'
+import { counterNameList } from '../firmware/kernel/counters.js'
 import { checkDialect, formatFindings, parseSource, ESPRUINO_KEYWORDS } from './dialect.js'
 import { simple as walkSimple } from 'acorn-walk'
+import { methodsToFunctions, MethodStats } from './bundle-methods.js'
 
 export interface BundleResult {
   /** The board's name. */
@@ -31,6 +33,8 @@ export interface BundleResult {
   file: string
   /** Its size in bytes. */
   bytes: number
+  /** Class methods the build dropped (nothing calls them), turned into functions (one place calls them) or copied into their calls. */
+  methods: MethodStats
 }
 
 // @babel/core ships no types and the project does not depend on @types/babel__core; this is the part used.
@@ -154,7 +158,7 @@ export function deviceBoard(board: Board): object {
 }
 
 /** A virtual entry module: boots the firmware with the board file, the board's driver and (when the
- *  budget has TCBs) TCP baked in. */
+ *  budget has TCBs) TCP baked in; and the modules a budget leaves out (IPv4 reassembly without buffers). */
 function entryPlugin(deviceModule: string, board: Board): Plugin {
   const driver = DRIVERS[board.chip]
   if (driver === undefined) throw new Error('board ' + board.name + ': no driver for chip ' + board.chip)
@@ -167,9 +171,18 @@ function entryPlugin(deviceModule: string, board: Board): Plugin {
     (withTcp ? 'import { attachTcp } from ' + JSON.stringify(tcpModule) + '\n' : '') +
     'startDevice(' + JSON.stringify(deviceBoard(board)) + ', function (platform) { return new ' + driver[1] +
     '(platform, { spiClockHz: ' + board.spi.baud + ' }) }, ' + (withTcp ? 'attachTcp' : 'null') + ')\n'
+  // Without reassembly buffers the stack links ipv4-no-reassembly.ts, which drops fragments as the full module
+  // would with no buffers, in about a tenth of the code.
+  const withoutReassembly = board.budget.reassemblyBuffers === 0
   return {
     name: 'spinet-device-entry',
-    resolveId(id) { return id === ENTRY_ID ? ENTRY_ID : null },
+    resolveId(id, importer) {
+      if (id === ENTRY_ID) return ENTRY_ID
+      if (withoutReassembly && id === './ipv4-reassembly.js' && importer !== undefined && /[\\/]net[\\/]stack\.js$/.test(importer)) {
+        return path.join(path.dirname(importer), 'ipv4-no-reassembly.js')
+      }
+      return null
+    },
     load(id) { return id === ENTRY_ID ? source : null },
   }
 }
@@ -453,11 +466,44 @@ function inlineConstants(api: BabelApi): BabelPlugin {
   }
 }
 
+/**
+ * Folds `Counters.id('name')` (firmware/kernel/counters.ts) into the counter's number, so that each module's
+ * `const C_X = Counters.id('x')` becomes a constant inlineConstants removes: on Espruino each such binding
+ * would otherwise be a variable block computed at boot. A name that is not a counter fails the build, as it
+ * would fail the boot.
+ */
+function foldCounterIds(api: BabelApi): BabelPlugin {
+  const names = counterNameList()
+  return {
+    name: 'spinet-fold-counter-ids',
+    visitor: {
+      CallExpression: {
+        enter(p: BabelPath) {
+          const call = p.node as BabelNode & { callee: BabelNode & { object?: BabelNode; property?: BabelNode }; arguments: BabelNode[] }
+          const callee = call.callee
+          if (callee.type !== 'MemberExpression' || callee.computed || !callee.object || callee.object.type !== 'Identifier' ||
+            !callee.property || callee.property.name !== 'id' || call.arguments.length !== 1 ||
+            call.arguments[0].type !== 'StringLiteral') return
+          const b = p.scope.getBinding(callee.object.name as string)
+          const cls = b !== undefined ? b.path.node : null
+          if (cls === null || cls.type !== 'ClassDeclaration' || !cls.id || !/^Counters(\$\d+)?$/.test(cls.id.name as string)) return
+          const name = call.arguments[0].value as string
+          const id = names.indexOf(name)
+          if (id < 0) throw new Error('the firmware asks for a counter that firmware/kernel/counters.ts does not list: ' + name)
+          p.replaceWith(api.types.valueToNode(id))
+        },
+      },
+    },
+  }
+}
+
 const BABEL_BASE = { babelrc: false, configFile: false, sourceType: 'script', comments: false, compact: false }
 
-async function lowerDialect(code: string): Promise<string> {
+async function lowerDialect(code: string, stats: MethodStats): Promise<string> {
   // a pass of its own, on the ES2020 output of rollup, where `const` still says what never changes
-  const inlined = await babel.transformAsync(code, { ...BABEL_BASE, plugins: [inlineConstants] })
+  const folded = await babel.transformAsync(code, { ...BABEL_BASE, plugins: [foldCounterIds] })
+  if (!folded || typeof folded.code !== 'string') throw new Error('Babel produced no code')
+  const inlined = await babel.transformAsync(folded.code, { ...BABEL_BASE, plugins: [inlineConstants] })
   if (!inlined || typeof inlined.code !== 'string') throw new Error('Babel produced no code')
   code = inlined.code
   const lowered = await babel.transformAsync(code, {
@@ -466,9 +512,14 @@ async function lowerDialect(code: string): Promise<string> {
     plugins: LOWERING_PLUGINS.map((name) => require(name)),
   })
   if (!lowered || typeof lowered.code !== 'string') throw new Error('Babel produced no code')
+  // methods nothing calls are dropped, methods called once become functions terser inlines (tools/bundle-methods.ts)
+  const linked = await babel.transformAsync(lowered.code, {
+    ...BABEL_BASE, plugins: [methodsToFunctions(new Set(reservedProperties(lowered.code)), stats)],
+  })
+  if (!linked || typeof linked.code !== 'string') throw new Error('Babel produced no code')
   // a separate pass, so that it also sees the helpers and _loop functions the first pass added
   // comments: true keeps the #__NOINLINE__ annotations for terser (the passes before dropped every other comment)
-  const hoisted = await babel.transformAsync(lowered.code, {
+  const hoisted = await babel.transformAsync(linked.code, {
     ...BABEL_BASE, comments: true, plugins: [globalScope, hoistFunctionDeclarations, annotateNoInline],
   })
   if (!hoisted || typeof hoisted.code !== 'string') throw new Error('Babel produced no code')
@@ -488,7 +539,7 @@ async function lowerDialect(code: string): Promise<string> {
  * through a held object must be added here, or its name is mangled and the call fails on the device.
  */
 export const ESPRUINO_PROPERTIES = [
-  'setup', 'send', 'sck', 'miso', 'mosi', 'baud', 'mode', 'order', 'bits', // SPI
+  'setup', 'send', 'write', 'count', 'sck', 'miso', 'mosi', 'baud', 'mode', 'order', 'bits', // SPI (send/write data: {data, count})
   'repeat', 'edge', 'debounce', 'data', // setWatch options
   'sum', 'hwRand', 'toUint8Array', 'CRC32', 'memory', 'usage', // E, process
   'create', 'close', 'accept', 'recv', // the callbacks of require('NetworkJS').create(...)
@@ -597,7 +648,8 @@ function assertDialect(code: string, board: Board, stage: string): void {
 export async function buildBundle(opts: { root: string; board: Board }): Promise<BundleResult> {
   const { root, board } = opts
   if (board.platform !== 'espruino') throw new Error('board "' + board.name + '" is not an Espruino board')
-  const lowered = await lowerDialect(await rollupDevice(root, board))
+  const methods: MethodStats = { dropped: [], moved: [], inlined: [] }
+  const lowered = await lowerDialect(await rollupDevice(root, board), methods)
   // checked before terser too, where names and lines still point at the firmware code
   assertDialect(lowered, board, 'in the Babel output (before terser)')
   const code = await minifyDevice(lowered)
@@ -605,7 +657,7 @@ export async function buildBundle(opts: { root: string; board: Board }): Promise
   const file = bundleFile(root, board.name)
   fs.mkdirSync(path.dirname(file), { recursive: true })
   fs.writeFileSync(file, code)
-  return { board: board.name, file: file, bytes: bundleBytes(code) }
+  return { board: board.name, file: file, bytes: bundleBytes(code), methods: methods }
 }
 
 /** The board files of a repository whose platform is "espruino", by name. */

@@ -85,10 +85,14 @@ export function isBudgetError(e: unknown): e is Error {
   return e instanceof Error && e.name === BUDGET_ERROR
 }
 
-const BUDGET_KEYS = [
-  'rxSlots', 'txSlots', 'frameSlotBytes', 'tcbs', 'tcpRxBytes', 'tcpTxBytes', 'tcpHoles', 'listeners',
-  'backlog', 'udpSockets', 'udpRxBytes', 'arpEntries', 'arpPending', 'reassemblyBuffers', 'reassemblyBytes',
-]
+/** The budget's keys. A function, not a constant array: on Espruino the list then lives in the code (flash) and
+ *  costs variable blocks only while a budget is checked at boot. */
+function budgetKeys(): string[] {
+  return [
+    'rxSlots', 'txSlots', 'frameSlotBytes', 'tcbs', 'tcpRxBytes', 'tcpTxBytes', 'tcpHoles', 'listeners',
+    'backlog', 'udpSockets', 'udpRxBytes', 'arpEntries', 'arpPending', 'reassemblyBuffers', 'reassemblyBytes',
+  ]
+}
 
 function isPowerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0
@@ -106,8 +110,9 @@ function nextPowerOfTwo(n: number): number {
 
 function checkCounts(b: Budget, problems: string[]): void {
   const any = b as unknown as { [k: string]: unknown }
-  for (let i = 0; i < BUDGET_KEYS.length; i++) {
-    const k = BUDGET_KEYS[i]
+  const keys = budgetKeys()
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]
     const v = any[k]
     if (typeof v !== 'number' || v !== Math.floor(v) || v < 0) {
       problems.push('budget.' + k + ' = ' + JSON.stringify(v) + ': set it to a whole number >= 0')
@@ -116,7 +121,9 @@ function checkCounts(b: Budget, problems: string[]): void {
 }
 
 function checkRules(b: Budget, problems: string[]): void {
-  if (b.rxSlots < 2) problems.push('budget.rxSlots = ' + b.rxSlots + ': the RX ring needs at least 2 slots')
+  // One RX slot is enough where the chip buffers frames itself (16 KB on the W5500, 8 KB on the ENC28J60):
+  // the driver leaves a frame on the chip until the stack has taken the one before.
+  if (b.rxSlots < 1) problems.push('budget.rxSlots = ' + b.rxSlots + ': the RX ring needs at least 1 slot')
   if (b.txSlots < 1) problems.push('budget.txSlots = ' + b.txSlots + ': the TX ring needs at least 1 slot')
   if (b.frameSlotBytes < MIN_FRAME_SLOT || b.frameSlotBytes % 4 !== 0) {
     problems.push('budget.frameSlotBytes = ' + b.frameSlotBytes + ': a frame slot must hold a 2-byte length and a ' +
@@ -135,8 +142,10 @@ function checkRules(b: Budget, problems: string[]): void {
   }
   if (b.listeners > 0 && b.backlog < 1) problems.push('budget.backlog = 0: each listener needs a backlog of at least 1')
   if (b.listeners > b.tcbs) problems.push('budget.listeners = ' + b.listeners + ' exceeds budget.tcbs = ' + b.tcbs + ': a listener can never accept more connections than there are TCBs; lower listeners or raise tcbs')
-  if (b.udpSockets > 0 && (!isPowerOfTwo(b.udpRxBytes) || b.udpRxBytes < 256)) {
-    problems.push('budget.udpRxBytes = ' + b.udpRxBytes + ': a UDP receive ring must be a power of two >= 256')
+  // udpRxBytes 0: no rings, datagrams go to the socket's callback straight from the frame (firmware/net/udp.ts)
+  if (b.udpSockets > 0 && b.udpRxBytes !== 0 && (!isPowerOfTwo(b.udpRxBytes) || b.udpRxBytes < 256)) {
+    problems.push('budget.udpRxBytes = ' + b.udpRxBytes + ': a UDP receive ring must be a power of two >= 256, ' +
+      'or 0 for no rings')
   }
   if (b.arpEntries < 1) problems.push('budget.arpEntries = 0: ARP needs at least one cache entry (the gateway)')
   if (b.arpPending > b.txSlots * 4) problems.push('budget.arpPending = ' + b.arpPending + ': more packets waiting for ARP than 4 x txSlots cannot be queued; lower it')

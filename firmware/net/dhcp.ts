@@ -67,7 +67,10 @@ export const DHCP_REQUESTING = 2
 export const DHCP_BOUND = 3
 export const DHCP_RENEWING = 4
 export const DHCP_REBINDING = 5
-const STATE_NAMES = ['stopped', 'selecting', 'requesting', 'bound', 'renewing', 'rebinding']
+/** The states' names, by number. A function, so that on Espruino the list stays in the code (flash). */
+function stateNames(): string[] {
+  return ['stopped', 'selecting', 'requesting', 'bound', 'renewing', 'rebinding']
+}
 
 // RFC 2131 §4.1: servers listen on port 67, clients on port 68.
 export const DHCP_SERVER_PORT = 67
@@ -312,7 +315,7 @@ export class DhcpClient {
     this.stop(now)
   }
 
-  state(): string { return STATE_NAMES[this.st] }
+  state(): string { return stateNames()[this.st] }
   stateCode(): number { return this.st }
   address(): number { return this.ip }
   server(): number { return this.serverId }

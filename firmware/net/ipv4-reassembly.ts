@@ -211,6 +211,11 @@ export class Reassembly {
       s.counters.inc(C_BAD)
       return
     }
+    // A budget without buffers (reassemblyBuffers 0) drops every fragment, as ipv4-no-reassembly.ts does.
+    if (this.buffers === 0) {
+      s.counters.inc(C_NO_BUFFER)
+      return
+    }
     let i = this.find(src, dst, id, proto)
     if (i >= 0 && this.state[i] === R_DEAD) {
       s.counters.inc(this.total[i])
