@@ -290,31 +290,33 @@ export function methodsToFunctions(reserved: Set<string>, stats: MethodStats) {
               // methods changed in this round: a use found inside one of them is stale until the next survey
               const touched = new Set<Node>()
               const stale = (p: Path) => touched.has(p.node) || p.findParent((q) => touched.has(q.node)) !== null
-              for (const name of Object.keys(uses)) {
+              const owned = Object.keys(uses).filter((name) => !reserved.has(name) && name !== 'constructor' &&
+                uses[name].methods.length > 0 && uses[name].other === 0)
+              // first what nothing calls: a method called only from a dropped one goes in the next round
+              for (const name of owned) {
                 const u = uses[name]
-                if (reserved.has(name) || name === 'constructor' || u.methods.length === 0 || u.other > 0) continue
-                if (u.methods.some(stale) || u.calls.some(stale)) { changed = true; continue }
-                if (u.calls.length === 0) {
-                  for (const m of u.methods) { touched.add(m.node); m.remove() }
-                  stats.dropped.push(name)
-                  changed = true
-                } else if (u.calls.length === 1 && u.methods.length === 1) {
-                  const caller = u.calls[0].findParent((q) => q.node.type === 'ClassMethod' || /Function/.test(q.node.type))
-                  const method = u.methods[0].node
+                if (u.calls.length > 0) continue
+                if (u.methods.some(stale)) { changed = true; continue }
+                for (const m of u.methods) { touched.add(m.node); m.remove() }
+                stats.dropped.push(name)
+                changed = true
+              }
+              for (const name of changed ? [] : owned) {
+                const u = uses[name]
+                if (u.methods.length !== 1 || u.calls.length === 0) continue
+                if (stale(u.methods[0]) || u.calls.some(stale)) { changed = true; continue }
+                const method = u.methods[0].node
+                const callers = u.calls.map((c) => c.findParent((q) => q.node.type === 'ClassMethod' || /Function/.test(q.node.type)))
+                if (u.calls.length === 1) {
                   if (!moveToFunction(name, u.methods[0], u.calls[0], t)) continue
-                  touched.add(method)
-                  if (caller !== null) touched.add(caller.node)
                   stats.moved.push(name)
-                  changed = true
-                } else if (u.calls.length > 1 && u.methods.length === 1 && inlineEverywhere(u.methods[0], u.calls, true, t)) {
-                  touched.add(u.methods[0].node)
-                  for (const c of u.calls) {
-                    const caller = c.findParent((q) => q.node.type === 'ClassMethod' || /Function/.test(q.node.type))
-                    if (caller !== null) touched.add(caller.node)
-                  }
+                } else {
+                  if (!inlineEverywhere(u.methods[0], u.calls, true, t)) continue
                   stats.inlined.push(name)
-                  changed = true
                 }
+                touched.add(method)
+                for (const c of callers) if (c !== null) touched.add(c.node)
+                changed = true
               }
               if (!changed) {
                 // then the functions: the bundle's `return EXPR` functions copied into their calls
