@@ -1,10 +1,20 @@
-// The Espruino binding of hal/types.ts: SPIx.setup/send, setWatch, digitalWrite, getTime, E.hwRand.
+// The Espruino binding of hal/types.ts: SPIx.setup/send/write, setWatch, digitalWrite, getTime, E.hwRand.
 // Device dialect (reference/espruino.md "APIs a firmware uses").
 import { Platform } from './types.js'
 
+/** A `{data, count}` item of Espruino's SPI data: `data` sent `count` times (src/jsvariterator.c). */
+interface EspruinoRepeat {
+  data: number
+  count: number
+}
+
 interface EspruinoSpi {
   setup(opts: { sck: unknown; miso: unknown; mosi: unknown; baud: number; mode: number }): void
-  send(data: Uint8Array, cs: unknown): Uint8Array
+  /** Anything but a number or a String (here: a typed array, or an array of typed arrays and
+   *  `{data, count}` items sent end to end) returns a new Uint8Array of the bytes clocked in. */
+  send(data: Uint8Array | (Uint8Array | EspruinoRepeat)[], cs: unknown): Uint8Array
+  /** Sends its arguments end to end without reading back; a last argument that is a pin is the CS. */
+  write(a: Uint8Array, b: Uint8Array, cs: unknown): void
 }
 
 declare function getTime(): number
@@ -35,7 +45,18 @@ export function espruinoPlatform(w: EspruinoWiring): Platform {
     while (now() < until) { /* busy-wait: only used for microsecond chip timings */ }
   }
   return {
-    spi: { send: function (tx: Uint8Array): Uint8Array { return w.spi.send(tx, w.cs) } },
+    spi: {
+      send: function (tx: Uint8Array): Uint8Array { return w.spi.send(tx, w.cs) },
+      // SPI.send of an array sends its items end to end, {data: 0, count: len} as len zeros, and
+      // returns one Uint8Array of header.length + len bytes (src/jswrap_spi_i2c.c): no MOSI buffer.
+      sendThenRead: function (header: Uint8Array, len: number): Uint8Array {
+        return w.spi.send([header, { data: 0, count: len }], w.cs)
+      },
+      // SPI.write sends its arguments end to end and reads nothing back; the last one, when it is a Pin
+      // (w.cs is one: the board file names it), is the CS (src/jswrap_spi_i2c.c). The data go out of
+      // the caller's view, uncopied.
+      sendThenWrite: function (header: Uint8Array, data: Uint8Array): void { w.spi.write(header, data, w.cs) },
+    },
     // Both chips drive INT low to request service.
     irq: {
       asserted: function (): boolean { return digitalRead(w.int) === 0 },

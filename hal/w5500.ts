@@ -6,9 +6,10 @@
 // ("DS p.N"). Nothing here is copied from another driver; where the reference drivers disagree the choice
 // is explained at the place it is made.
 //
-// Data path. A received frame is read over SPI and copied once, from the bytes `spi.send` returns, into
-// the slot the RX ring reserved for it in the arena. A frame to send is copied once from its TX ring slot
-// into the driver's preallocated MOSI buffer behind the 3-byte SPI header.
+// Data path. A received frame is read over SPI and copied once, from the bytes `spi.sendThenRead` returns,
+// into the slot the RX ring reserved for it in the arena. A frame to send is not copied at all: it goes
+// out of a view of its TX ring slot behind the 3-byte SPI header (`spi.sendThenWrite`; on Espruino
+// SPI.write(header, view, cs)). The driver's only MOSI storage is an 8-byte header/register buffer.
 //
 // SPI economy (per frame, in the usual case of one full-size frame per poll; tools/bench-spi.ts measures
 // it: RX 1.021 SPI bytes per frame byte and 7 chip selects, TX 1.020 and 7):
@@ -104,7 +105,8 @@ const MAX_RECORD = MAX_FRAME + 2
 /** Frames the stack may hand over: an Ethernet header at least; the chip pads short ones (ref B6). */
 const MIN_TX_FRAME = 14
 
-/** The largest data phase the driver makes: a record (header + frame) or a frame + the next header. */
+/** The largest data phase the driver makes: a record (header + frame) or a frame + the next header.
+ *  (No buffer of this size is kept: bursts go through spi.sendThenRead / sendThenWrite.) */
 const MAX_XFER = MAX_RECORD + 2
 
 /** RSTn held low at least 500 µs (Zephyr pulses 500 µs, ref B7); afterwards the chip's PLL needs up to
@@ -118,31 +120,48 @@ const STABLE_TRIES = 8
 // ---------------------------------------------------------------------------------------------------
 // SPI access
 
+/** Data bytes a register access carries behind the header in W5500Io's fixed buffer (16-bit registers
+ *  need 2); longer accesses are bursts. */
+const REG_XFER = 5
+
 /**
  * The W5500's SPI frame (ref B1): 16-bit offset, control byte BSB[4:0] RWB OM=00 (variable-length data,
- * the frame lasts as long as chip select), data. One `spi.send` is one chip-select frame. MOSI goes out of
- * one preallocated buffer, so nothing is allocated per access except what `spi.send` returns.
+ * the frame lasts as long as chip select), data. Every access is one chip-select frame (one SpiBus call).
+ *
+ * MOSI storage is one 8-byte buffer: the 3-byte header and, for a register access, up to REG_XFER data
+ * bytes, sent with `spi.send`. A burst sends the header from the same buffer and no copy of its data:
+ * a read clocks out zeros behind it (`spi.sendThenRead`), a write sends the caller's bytes straight from
+ * a view of them (`spi.sendThenWrite`). Nothing is allocated per access but views and what the bus
+ * returns; there is no frame-sized buffer (on a Pico one would keep ~117 of 5,100 blocks).
  */
 export class W5500Io {
   readonly platform: Platform
-  private readonly out: Uint8Array
+  /** Header (bytes 0-2) and register data (3 .. 3 + REG_XFER). */
+  private readonly buf: Uint8Array
+  /** A view of the header alone, for bursts. */
+  private readonly head: Uint8Array
 
   constructor(platform: Platform) {
     this.platform = platform
-    this.out = new Uint8Array(3 + MAX_XFER)
+    this.buf = new Uint8Array(3 + REG_XFER)
+    this.head = this.buf.subarray(0, 3)
   }
 
   private header(bsb: number, addr: number, write: boolean): void {
-    const o = this.out
+    const o = this.buf
     o[0] = (addr >> 8) & 0xff
     o[1] = addr & 0xff
     o[2] = (bsb << 3) | (write ? 0x04 : 0x00)
   }
 
-  /** Reads `len` bytes; returns what `spi.send` returned: the data start at index 3. */
+  /** Reads `len` bytes; returns the bytes the bus clocked in: the data start at index 3. MOSI during
+   *  the data phase is zeros (the chip ignores it). */
   read(bsb: number, addr: number, len: number): Uint8Array {
     this.header(bsb, addr, false)
-    return this.platform.spi.send(this.out.subarray(0, 3 + len))
+    if (len > REG_XFER) return this.platform.spi.sendThenRead(this.head, len)
+    const o = this.buf
+    for (let i = 3; i < 3 + len; i++) o[i] = 0
+    return this.platform.spi.send(o.subarray(0, 3 + len))
   }
 
   read8(bsb: number, addr: number): number {
@@ -157,23 +176,22 @@ export class W5500Io {
 
   write8(bsb: number, addr: number, v: number): void {
     this.header(bsb, addr, true)
-    this.out[3] = v & 0xff
-    this.platform.spi.send(this.out.subarray(0, 4))
+    this.buf[3] = v & 0xff
+    this.platform.spi.send(this.buf.subarray(0, 4))
   }
 
   write16(bsb: number, addr: number, v: number): void {
     this.header(bsb, addr, true)
-    this.out[3] = (v >> 8) & 0xff
-    this.out[4] = v & 0xff
-    this.platform.spi.send(this.out.subarray(0, 5))
+    this.buf[3] = (v >> 8) & 0xff
+    this.buf[4] = v & 0xff
+    this.platform.spi.send(this.buf.subarray(0, 5))
   }
 
-  /** Writes `len` bytes of `src` from `at` in one burst. */
+  /** Writes `len` bytes of `src` from `at` in one burst, straight from a view of `src` (no copy). */
   writeBytes(bsb: number, addr: number, src: Uint8Array, at: number, len: number): void {
     if (len > MAX_XFER) throw new Error('W5500: a ' + len + '-byte SPI burst is more than the driver makes')
     this.header(bsb, addr, true)
-    this.out.set(src.subarray(at, at + len), 3)
-    this.platform.spi.send(this.out.subarray(0, 3 + len))
+    this.platform.spi.sendThenWrite(this.head, src.subarray(at, at + len))
   }
 }
 

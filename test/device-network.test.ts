@@ -1,5 +1,6 @@
 // The device bundle runs the whole firmware, not just its boot: in a Node vm context stripped to
-// Espruino's globals, with the board's SPI bus (SPI1/SPI2.send(data, cs)), digitalRead/Write and
+// Espruino's globals, with the board's SPI bus (SPI1/SPI2.send(data, cs) and .write(...data, cs), with
+// Espruino's handling of arrays and {data, count}), digitalRead/Write and
 // setWatch wired to a simulated chip, each Espruino board's bundle must initialise its chip, bring
 // the link up and put a DHCPDISCOVER on the cable.
 import { test } from 'node:test'
@@ -31,6 +32,33 @@ function isDhcpDiscover(f: Uint8Array, mac: Uint8Array): boolean {
   return false
 }
 
+/**
+ * The bytes Espruino clocks out for SPI data, as its jsvIterateBufferCallback (src/jsvariterator.c)
+ * walks them: a number is one byte, a String its characters, a typed array its bytes, an array each item
+ * in turn, `{data, count}` its data `count` times; any other object is a TypeError. (Typed arrays made
+ * in the context are of its realm: ArrayBuffer.isView, not instanceof.)
+ */
+function espruinoBytes(d: unknown, out: number[]): void {
+  if (typeof d === 'number') out.push(d & 0xff)
+  else if (typeof d === 'string') for (let i = 0; i < d.length; i++) out.push(d.charCodeAt(i) & 0xff)
+  else if (ArrayBuffer.isView(d)) for (const b of new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) out.push(b)
+  else if (Array.isArray(d)) for (const x of d) espruinoBytes(x, out)
+  else if (d !== null && typeof d === 'object' && typeof (d as { count?: unknown }).count === 'number' && 'data' in d) {
+    const r = d as { data: unknown; count: number }
+    for (let n = r.count; n > 0; n--) espruinoBytes(r.data, out)
+  } else throw new TypeError('If specifying an object, it must be of the form {data : ..., count : N} - got ' + JSON.stringify(d))
+}
+
+/** A broadcast frame of `len` bytes of an unused ethertype (the stack drops it; the driver reads it). */
+function broadcastFrame(src: Uint8Array, len: number): Uint8Array {
+  const f = new Uint8Array(len).fill(0x5a)
+  f.fill(0xff, 0, 6)
+  f.set(src, 6)
+  f[12] = 0x88
+  f[13] = 0xb5
+  return f
+}
+
 function macOf(b: Board): Uint8Array {
   return Uint8Array.from(b.net.mac.split(':').map((h) => parseInt(h, 16)))
 }
@@ -49,6 +77,9 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
     }
     let watch: (() => void) | null = null
     let csFrames = 0
+    let largestSend = 0 // the longest typed array given to send(): a MOSI buffer the driver filled
+    let burstReads = 0 // send([header, {data: 0, count}])
+    let burstWrites = 0 // write(header, frame, cs)
     Object.assign(ctx.context, pins, {
       [board.spi.bus]: {
         // the option keys must reach Espruino under their own names (tools/bundle.ts mangles the firmware's)
@@ -57,10 +88,27 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
           assert.equal(opts.baud, board.spi.baud)
           assert.equal(opts.sck, pins[board.spi.sck as string])
         },
-        send: (data: Uint8Array, cs: unknown) => {
+        // Espruino's SPI.send (src/jswrap_spi_i2c.c): one CS frame; a typed array or an array of items
+        // returns a Uint8Array of what came back.
+        send: (data: unknown, cs: unknown) => {
           assert.equal(cs, pins[board.pins.cs], 'chip select is the board file\'s CS pin')
+          assert.ok(typeof data === 'object' && data !== null, 'send() takes a typed array or an array here')
           csFrames++
-          return chip.send(new Uint8Array(data))
+          if (ArrayBuffer.isView(data)) largestSend = Math.max(largestSend, data.byteLength)
+          else burstReads++
+          const tx: number[] = []
+          espruinoBytes(data, tx)
+          return chip.send(Uint8Array.from(tx))
+        },
+        // Espruino's SPI.write(...data, nss): the arguments end to end in one CS frame when the last one is
+        // a pin; nothing is read back.
+        write: (...args: unknown[]) => {
+          assert.equal(args[args.length - 1], pins[board.pins.cs], 'write() ends with the board file\'s CS pin')
+          csFrames++
+          burstWrites++
+          const tx: number[] = []
+          espruinoBytes(args.slice(0, -1), tx)
+          chip.send(Uint8Array.from(tx))
         },
       },
       digitalWrite: () => {},
@@ -83,6 +131,22 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
       assert.ok(ctx.output.some((l) => /^link up/.test(l)), ctx.output.join('\n'))
       assert.ok(sent.some((f) => isDhcpDiscover(f, macOf(board))), `no DHCPDISCOVER among ${sent.length} frames; output:\n${ctx.output.join('\n')}`)
       assert.ok(csFrames > 10)
+      if (board.chip === 'w5500') {
+        // hal/w5500.ts keeps no frame-sized MOSI buffer: register accesses go out of its 8-byte buffer,
+        // frames through SPI.write and SPI.send([header, {data: 0, count: n}]) (tools/bundle.ts must
+        // keep the names write and count).
+        assert.ok(largestSend <= 8, 'send() of a ' + largestSend + '-byte typed array')
+        assert.ok(burstWrites > 0, 'frames go out through SPI.write')
+        assert.ok(chip.receive(broadcastFrame(new Uint8Array([2, 0, 0, 0xaa, 0xbb, 0xcc]), 300)))
+        const rxDeadline = Date.now() + 5000
+        while (Date.now() < rxDeadline && burstReads === 0) {
+          if (chip.interrupt && watch !== null) (watch as () => void)()
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        assert.deepEqual(ctx.errors, [])
+        assert.ok(burstReads > 0, 'a received frame is read through SPI.send([header, {data: 0, count: n}])')
+        assert.ok(largestSend <= 8, 'send() of a ' + largestSend + '-byte typed array')
+      }
     } finally {
       ctx.dispose()
     }

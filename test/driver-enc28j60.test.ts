@@ -14,7 +14,7 @@ import {
 import { FrameRing } from '../hal/frame-ring.js'
 import { Enc28j60Sim, Enc28j60SimOptions } from '../hal/sim/enc28j60.js'
 import { crc32Update, writeFcs } from '../hal/sim/crc32.js'
-import { simPlatform } from '../hal/host/sim-platform.js'
+import { hostSpiBus, simPlatform } from '../hal/host/sim-platform.js'
 import { loadBoard } from '../hal/host/boards.js'
 import { layoutArena, region, ArenaLayout } from '../firmware/kernel/arena.js'
 import { VirtualClock } from '../firmware/kernel/clock.js'
@@ -242,7 +242,7 @@ describe('ENC28J60 driver: init', () => {
     for (const level of [0x00, 0xff]) {
       const clock = new VirtualClock()
       const platform: Platform = {
-        spi: { send: (tx) => new Uint8Array(tx.length).fill(level) },
+        spi: hostSpiBus((tx) => new Uint8Array(tx.length).fill(level)),
         irq: { asserted: () => false, watch: () => undefined },
         reset: { pulse: (us) => clock.advance(us) },
         clock,

@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url'
 import { W5500Sim, W5500SimOptions } from '../hal/sim/w5500.js'
 import {
   W5500Driver, W5500DriverOptions, W5500Io, readStable16, recordLengthOk, waitVersion, wireTimeUs,
-  BSB_COMMON, BSB_S0_REG,
+  BSB_COMMON, BSB_S0_REG, BSB_S0_RX, BSB_S0_TX,
 } from '../hal/w5500.js'
 import { Platform } from '../hal/types.js'
-import { simPlatform } from '../hal/host/sim-platform.js'
+import { hostSpiBus, simPlatform } from '../hal/host/sim-platform.js'
 import { VirtualClock } from '../firmware/kernel/clock.js'
 import { checkDialect, formatFindings } from '../tools/dialect.js'
 import { measureSpi, benchSpi, testFrame, w5500Rig, hostRings, W5500Rig, BENCH_MAC } from '../tools/bench-spi.js'
@@ -49,6 +49,10 @@ function peek(chip: W5500Sim, bsb: number, addr: number, len: number): number[] 
 }
 function peek8(chip: W5500Sim, bsb: number, addr: number): number {
   return peek(chip, bsb, addr, 1)[0]
+}
+function peek16(chip: W5500Sim, bsb: number, addr: number): number {
+  const b = peek(chip, bsb, addr, 2)
+  return (b[0] << 8) | b[1]
 }
 
 function up(sim?: W5500SimOptions, drv?: W5500DriverOptions): W5500Rig {
@@ -753,6 +757,121 @@ test('abortStuckSend keeps receiving working: frames arriving after the recovery
 
 // ---------------------------------------------------------------------------------------------------
 // SPI efficiency
+
+/** Records what crosses the SPI bus: each SpiBus call the driver makes and each chip-select frame the
+ *  chip sees (the bytes clocked out). */
+interface SpiLog {
+  calls: { op: 'send' | 'sendThenRead' | 'sendThenWrite'; header: number[]; len: number; data: Uint8Array | null }[]
+  frames: number[][]
+}
+function logSpi(rig: W5500Rig): SpiLog {
+  const log: SpiLog = { calls: [], frames: [] }
+  const spi = rig.platform.spi
+  const send = spi.send
+  const sendThenRead = spi.sendThenRead
+  const sendThenWrite = spi.sendThenWrite
+  // The host bus passes a burst on to its own send (hal/host/sim-platform.ts): not a call of the driver's.
+  let inBurst = false
+  spi.send = (tx) => {
+    if (!inBurst) log.calls.push({ op: 'send', header: Array.from(tx.subarray(0, 3)), len: tx.length - 3, data: null })
+    return send(tx)
+  }
+  spi.sendThenRead = (h, len) => {
+    log.calls.push({ op: 'sendThenRead', header: Array.from(h), len, data: null })
+    inBurst = true
+    try { return sendThenRead(h, len) } finally { inBurst = false }
+  }
+  spi.sendThenWrite = (h, d) => {
+    log.calls.push({ op: 'sendThenWrite', header: Array.from(h), len: d.length, data: d })
+    inBurst = true
+    try { sendThenWrite(h, d) } finally { inBurst = false }
+  }
+  const chipSend = rig.chip.send.bind(rig.chip)
+  rig.chip.send = (tx) => { log.frames.push(Array.from(tx)); return chipSend(tx) }
+  return log
+}
+
+const SN_TX_FSR = 0x20
+const SN_TX_WR = 0x24
+const SN_RX_RD = 0x28
+const RD = BSB_S0_REG << 3 // control byte: socket 0 registers, read
+const WR = (BSB_S0_REG << 3) | 4 // and write
+
+test('SPI bytes on the wire: a frame write is one burst from a view of its TX ring slot (no copy), a frame read one burst of zeros', () => {
+  const rig = up()
+  const wr = peek16(rig.chip, BSB_S0_REG, SN_TX_WR)
+  const log = logSpi(rig)
+  const f = testFrame(OTHER, 1514, 7)
+  queue(rig, f)
+  const at = rig.rings.tx.peek()
+  assert.equal(rig.driver.transmit(rig.rings.tx, 4), 1)
+  const nwr = (wr + 1514) & 0xffff
+  assert.deepEqual(log.frames, [
+    [0x00, SN_TX_FSR, RD, 0, 0], // Sn_TX_FSR, read until two reads agree
+    [0x00, SN_TX_FSR, RD, 0, 0],
+    [wr >> 8, wr & 0xff, (BSB_S0_TX << 3) | 4, ...f], // the frame at Sn_TX_WR
+    [0x00, SN_TX_WR, WR, nwr >> 8, nwr & 0xff],
+    [0x00, SN_CR, WR, 0x20], // SEND
+    [0x00, SN_IR, RD, 0], // SENDOK ...
+    [0x00, SN_IR, WR, 0x10], // ... cleared
+  ])
+  const burst = log.calls.filter((c) => c.op !== 'send')
+  assert.equal(burst.length, 1)
+  assert.equal(burst[0].op, 'sendThenWrite')
+  assert.deepEqual(burst[0].header, [wr >> 8, wr & 0xff, (BSB_S0_TX << 3) | 4])
+  const view = burst[0].data as Uint8Array
+  assert.equal(view.buffer, rig.rings.buffer, 'the frame goes out of the arena itself')
+  assert.equal(view.byteOffset, at)
+  assert.equal(view.length, 1514)
+  assert.ok(sameFrame(rig.sent[0], f))
+
+  const rd = peek16(rig.chip, BSB_S0_REG, SN_RX_RD)
+  log.calls.length = 0
+  log.frames.length = 0
+  const g = testFrame(MAC, 1514, 8)
+  assert.equal(rig.chip.receive(g), true)
+  assert.equal(rig.driver.receive(rig.rings.rx, 4), 1)
+  const nrd = (rd + 1516) & 0xffff
+  assert.deepEqual(log.frames, [
+    [0x00, SN_IR, WR, 0x1f], // INTn asserted: clear socket 0's causes
+    [0x00, SN_RX_RSR, RD, 0, 0], // Sn_RX_RSR, read until two reads agree
+    [0x00, SN_RX_RSR, RD, 0, 0],
+    [rd >> 8, rd & 0xff, BSB_S0_RX << 3, ...new Array(1516).fill(0)], // the record: length header and frame
+    [0x00, SN_RX_RD, WR, nrd >> 8, nrd & 0xff],
+    [0x00, SN_CR, WR, 0x40], // RECV
+  ])
+  assert.deepEqual(log.calls.filter((c) => c.op !== 'send').map((c) => [c.op, c.header, c.len]),
+    [['sendThenRead', [rd >> 8, rd & 0xff, BSB_S0_RX << 3], 1516]])
+  assert.ok(log.calls.every((c) => c.op !== 'send' || c.len <= 5), 'register accesses only through send()')
+  assert.ok(sameFrame(drain(rig)[0], g))
+  assert.deepEqual(rig.misuse, [])
+})
+
+test('memory: W5500Io and the driver keep no frame-sized buffer (8 bytes of MOSI storage at most; the arena is the caller\'s)', () => {
+  const rig = up()
+  const owned = (o: object, skip: string[]): [string, ArrayBufferView][] =>
+    Object.entries(o).filter(([k, v]) => !skip.includes(k) && ArrayBuffer.isView(v)) as [string, ArrayBufferView][]
+  const io = (rig.driver as unknown as { io: W5500Io }).io
+  assert.ok(io instanceof W5500Io)
+  const views = [...owned(io, ['platform']), ...owned(rig.driver, ['platform', 'arena'])]
+  assert.ok(views.length >= 2)
+  for (const [k, v] of views) assert.ok(v.buffer.byteLength <= 8, k + ' holds ' + v.buffer.byteLength + ' bytes')
+  assert.equal((rig.driver as unknown as { arena: Uint8Array }).arena.buffer, rig.rings.buffer)
+  // A burst larger than any the driver makes is refused, not sent.
+  assert.throws(() => io.writeBytes(BSB_S0_TX, 0, new Uint8Array(2000), 0, 1600), /1600-byte SPI burst/)
+})
+
+test('host SpiBus: sendThenRead / sendThenWrite are one chip-select frame each, the same bytes as send() of header + data', () => {
+  const frames: number[][] = []
+  const bus = hostSpiBus((tx) => { frames.push(Array.from(tx)); return tx.map((b) => b ^ 0xff) })
+  const r = bus.sendThenRead(Uint8Array.of(1, 2, 3), 4)
+  assert.deepEqual(frames, [[1, 2, 3, 0, 0, 0, 0]])
+  assert.deepEqual(Array.from(r), [0xfe, 0xfd, 0xfc, 0xff, 0xff, 0xff, 0xff])
+  const src = Uint8Array.of(9, 8, 7, 6, 5)
+  assert.equal(bus.sendThenWrite(Uint8Array.of(4, 5, 6), src.subarray(1, 4)), undefined)
+  assert.deepEqual(frames[1], [4, 5, 6, 8, 7, 6])
+  assert.equal(frames.length, 2)
+})
 
 test('SPI cost of full-size frames: <= 1.05 SPI bytes per frame byte and <= 7 chip selects per frame, each way', () => {
   const rx = measureSpi('w5500', 'rx')

@@ -5,7 +5,7 @@ import { W5500Sim, W5500SimOptions } from '../hal/sim/w5500.js'
 import { W5500Driver, W5500DriverOptions } from '../hal/w5500.js'
 import { FrameRing } from '../hal/frame-ring.js'
 import { Platform } from '../hal/types.js'
-import { SimChip, simPlatform } from '../hal/host/sim-platform.js'
+import { SimChip, hostSpiBus, simPlatform } from '../hal/host/sim-platform.js'
 import { loadBoard } from '../hal/host/boards.js'
 import { layoutArena, region } from '../firmware/kernel/arena.js'
 import { VirtualClock } from '../firmware/kernel/clock.js'
@@ -60,15 +60,14 @@ export function timedSimPlatform(chip: SimChip, clock: VirtualClock, hz: number)
   const usPerByte = 8e6 / hz
   return {
     ...p,
-    spi: {
-      send: (tx: Uint8Array): Uint8Array => {
-        const head = Math.min(3, tx.length)
-        clock.advance(head * usPerByte)
-        const rx = chip.send(tx)
-        clock.advance((tx.length - head) * usPerByte)
-        return rx
-      },
-    },
+    // sendThenRead / sendThenWrite come to this send as one frame each (hal/host/sim-platform.ts).
+    spi: hostSpiBus((tx: Uint8Array): Uint8Array => {
+      const head = Math.min(3, tx.length)
+      clock.advance(head * usPerByte)
+      const rx = chip.send(tx)
+      clock.advance((tx.length - head) * usPerByte)
+      return rx
+    }),
   }
 }
 

@@ -1,7 +1,7 @@
 // The host binding of hal/types.ts: a simulated chip is the SPI bus; its INT output is the interrupt
 // input; the clock is real or virtual.
 import crypto from 'node:crypto'
-import { Platform } from '../types.js'
+import { Platform, SpiBus } from '../types.js'
 import { Clock, VirtualClock } from '../../firmware/kernel/clock.js'
 
 /** What the platform needs from a simulated chip (Enc28j60Sim and W5500Sim both have it). */
@@ -18,6 +18,30 @@ export function realClock(): Clock {
   return { now: () => Number(process.hrtime.bigint() - t0) / 1000 }
 }
 
+/** `header` then `data` in one array: what one chip-select frame of SpiBus.sendThenRead (`data` all
+ *  zeros) or sendThenWrite clocks out. */
+function joinBytes(header: Uint8Array, data: Uint8Array): Uint8Array {
+  const tx = new Uint8Array(header.length + data.length)
+  tx.set(header, 0)
+  tx.set(data, header.length)
+  return tx
+}
+
+/**
+ * A host SpiBus over one chip-select frame function. Host code may allocate: sendThenRead and
+ * sendThenWrite put the same bytes in one frame as the device's SPI.send / SPI.write do (hal/espruino.ts)
+ * and pass it to the bus's own `send`, looked up at each call, so a test that wraps `bus.send` sees
+ * every frame, bursts included.
+ */
+export function hostSpiBus(send: (tx: Uint8Array) => Uint8Array): SpiBus {
+  const bus: SpiBus = {
+    send,
+    sendThenRead: (header, len) => bus.send(joinBytes(header, new Uint8Array(len))),
+    sendThenWrite: (header, data) => { bus.send(joinBytes(header, data)) },
+  }
+  return bus
+}
+
 export function simPlatform(chip: SimChip, clock: Clock): Platform {
   const virtual = clock instanceof VirtualClock ? clock : null
   const delay = (us: number): void => {
@@ -27,7 +51,7 @@ export function simPlatform(chip: SimChip, clock: Clock): Platform {
   }
   const watchers: (() => void)[] = []
   return {
-    spi: { send: (tx) => chip.send(tx) },
+    spi: hostSpiBus((tx) => chip.send(tx)),
     irq: {
       asserted: () => chip.interrupt,
       watch: (fn) => { watchers.push(fn) },
