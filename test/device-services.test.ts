@@ -575,8 +575,9 @@ function udpEcho(b: Bench, data: Uint8Array): void {
 function udpStage(b: Bench): void {
   const budget = b.board.budget
   udpEcho(b, Buffer.from('spinet device bundle, udp echo'))
-  // the largest datagram a socket's ring holds (R - 12), within what reassembly and the TX ring allow
-  let n = budget.udpRxBytes - 12
+  // the largest datagram a socket's ring holds (R - 12; without rings, udpRxBytes 0, the callback gets it
+  // straight from the frame), within what reassembly and the TX ring allow
+  let n = budget.udpRxBytes > 0 ? budget.udpRxBytes - 12 : 65507
   n = Math.min(n, budget.reassemblyBuffers > 0 ? budget.reassemblyBytes - 20 - 8 : 1472)
   n = Math.min(n, budget.txSlots * 1480 - 8)
   udpEcho(b, pattern(n, 21))

@@ -21,8 +21,9 @@
 // Time: every value is in microseconds. The UDP receive callback carries no time, so a received reply is
 // parsed and validated at once (the view is only valid during the callback) into fixed fields, and acted on
 // from a timer armed at deadline 0, which the next poll's timer pass runs with the current time. (NetStack.poll
-// runs timers before it delivers datagrams, so that is one poll later; the loop polls again at once because
-// the earliest deadline, 0, is already due.) While one reply waits, further ones are dropped.
+// runs timers before it delivers datagrams from the UDP rings, so that is one poll later; the loop polls again
+// at once because the earliest deadline, 0, is already due. Without rings, budget.udpRxBytes 0, the reply comes
+// during input, before the same poll's timer pass.) While one reply waits, further ones are dropped.
 
 import type { RandomSource } from '../../hal/types.js'
 import { Counters } from '../kernel/counters.js'

@@ -7,7 +7,7 @@
 // a `tx` slot (or in an ARP-pending slot while the next hop is being resolved). After the frames,
 // `poll` runs the due timers (ARP retries, reassembly timeouts), moves frames whose ARP resolution
 // completed to `tx`, continues large echo replies, and finally delivers queued UDP datagrams to the
-// sockets' callbacks.
+// sockets' callbacks (a budget without UDP rings, udpRxBytes 0, hands them over during input instead).
 //
 // Memory: everything lives in the arena regions of firmware/kernel/arena.ts ('counters', 'net state',
 // 'rx ring', 'tx ring', 'arp cache', 'arp pending', 'ip reassembly state', 'ip reassembly buffers',

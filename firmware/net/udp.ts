@@ -1,15 +1,32 @@
 // UDP (RFC 768, RFC 1122 §4.1): a fixed socket table, demultiplexing by local address and port,
-// per-socket receive rings in the arena, checksums checked and generated. Device dialect.
+// per-socket receive rings in the arena (or none: direct delivery), checksums checked and generated.
+// Device dialect.
 //
 // Receive: the core verified length and checksum (a zero checksum field means "none" and is accepted,
-// RFC 768 / RFC 1122 §4.1.3.4). A datagram for an open port is copied into that socket's ring in the
-// 'udp rx rings' region during input, and handed to the socket's callback at the end of the same
-// poll. The callback receives a subarray view of the ring: it is valid only during the callback (the
-// bytes are overwritten by later datagrams); copy what must be kept. A datagram that does not fit
-// the ring's free space is dropped (udp.rx.ring-full): a ring of R bytes holds datagrams of up to
-// R - 12 bytes. No socket: counted (udp.rx.no-port) and answered with ICMP port unreachable unless it
-// was a broadcast or multicast (RFC 1122 §4.1.3.1, §3.2.2). An exception thrown by a callback
-// propagates out of poll, after the datagram has been consumed (the stack's state stays consistent).
+// RFC 768 / RFC 1122 §4.1.3.4). No socket: counted (udp.rx.no-port) and answered with ICMP port
+// unreachable unless it was a broadcast or multicast (RFC 1122 §4.1.3.1, §3.2.2). A datagram for an open
+// port is handed to the socket's callback in one of two ways, chosen by the board's budget.udpRxBytes:
+//
+//  - Ring mode (udpRxBytes a power of two >= 256): the datagram is copied into that socket's ring in the
+//    'udp rx rings' region during input, and handed to the callback at the end of the same poll
+//    (deliver()). The callback receives a subarray view of the ring: it is valid only during the callback
+//    (the bytes are overwritten by later datagrams); copy what must be kept. A datagram that does not fit
+//    the ring's free space is dropped (udp.rx.ring-full): a ring of R bytes holds datagrams of up to
+//    R - 12 bytes. An exception thrown by a callback propagates out of poll, after the datagram has been
+//    consumed (the stack's state stays consistent).
+//  - Direct mode (udpRxBytes 0: no rings, the region has size 0): the datagram is handed to the callback
+//    straight from the received frame (or from the reassembly buffer that rebuilt it), during input, as
+//    a view of its payload: no copy and no queue. The signature and the contract are the same: the view
+//    is valid only during the callback. Trade-off: a datagram is never dropped for lack of ring room (any
+//    size the frame or the reassembler holds is delivered whole), but there is no queue to absorb a slow
+//    callback: it runs inside the stack's input path, so the next frames, the timers and the driver all
+//    wait for it (keep callbacks short). Re-entrancy: the callback is the last thing the input path does
+//    with the frame (everything it needs from the descriptor is read before the call; afterwards only
+//    the reassembler frees its buffer and poll releases the RX slot), so it may send (the reply is built
+//    in a TX or ARP-pending slot, never in the RX slot, descriptors or reassembly buffers it reads from),
+//    close its own socket, open others, or change the address (DHCP). It must not call the stack's poll.
+//    An exception thrown by the callback is caught by poll like any error while processing a frame:
+//    counted (poll.error), logged, the frame's RX slot released, and the next frames still processed.
 //
 // Send: broadcast (255.255.255.255 and the subnet broadcast) and multicast allowed; with no address
 // (before DHCP) the source is 0.0.0.0 and only broadcast/multicast destinations route. Datagrams
@@ -55,7 +72,10 @@ export const UDP_MAX_DATA = 65507
 export const EPHEMERAL_FIRST = 49152
 export const EPHEMERAL_LAST = 65535
 
-/** Receives one datagram; `data` is a view into the socket's ring, valid only during the call. */
+/**
+ * Receives one datagram; `data` is a view into the socket's ring (ring mode) or into the received frame or
+ * reassembly buffer (direct mode), valid only during the call.
+ */
 export type UdpReceiver = (srcIp: number, srcPort: number, dstIp: number, data: Uint8Array) => void
 
 const S_FREE = 0
@@ -74,7 +94,7 @@ export class Udp {
   private readonly s: NetStack
   /** Sockets in the table. */
   readonly sockets: number
-  /** Bytes per receive ring. */
+  /** Bytes per receive ring; 0: no rings, datagrams go to the callbacks straight from the frame (direct mode). */
   readonly ringBytes: number
   // The 'udp sockets' region as struct-of-arrays (16 bytes per socket).
   private readonly head: Uint32Array
@@ -95,8 +115,9 @@ export class Udp {
     this.sockets = n
     this.ringBase = rings.offset
     this.ringBytes = rings.each
-    if (n > 0 && (rings.count !== n || (rings.each & (rings.each - 1)) !== 0 || rings.each < 256)) {
-      throw new Error('udp: receive rings must be one power of two >= 256 per socket')
+    const each = rings.each
+    if (n > 0 && (rings.count !== n || (each !== 0 && ((each & (each - 1)) !== 0 || each < 256)))) {
+      throw new Error('udp: receive rings must be one power of two >= 256 per socket, or 0 (none)')
     }
     let at = r.offset
     this.head = new Uint32Array(buffer, at, n)
@@ -178,7 +199,7 @@ export class Udp {
     return this.isOpen(id) ? this.port[id] : UDP_ERR_CLOSED
   }
 
-  /** Bytes waiting in the socket's receive ring (records included). */
+  /** Bytes waiting in the socket's receive ring (records included); always 0 in direct mode. */
   queued(id: number): number {
     return this.isOpen(id) ? (this.head[id] - this.tail[id]) >>> 0 : 0
   }
@@ -260,9 +281,18 @@ export class Udp {
       if (cast !== CAST_UNCONFIGURED) s.icmp.portUnreachable(desc, cast, now)
       return
     }
-    if (!this.enqueue(i, u32[d + D_IP_SRC], u32[d + D_L4_SRC_PORT], dst, u32[d + D_DATA_OFF], u32[d + D_DATA_LEN])) {
-      s.counters.inc(C_RING_FULL)
+    const src = u32[d + D_IP_SRC]
+    const sport = u32[d + D_L4_SRC_PORT]
+    const off = u32[d + D_DATA_OFF]
+    const len = u32[d + D_DATA_LEN]
+    if (this.ringBytes === 0) {
+      // Direct mode: the last step of this frame's input. Everything needed is read above, and nothing
+      // reads the descriptor or this socket's slot after the callback, which may send, close or throw.
+      const cb = this.cbs[i]
+      if (cb !== null) cb(src, sport, dst, s.u8.subarray(off, off + len))
+      return
     }
+    if (!this.enqueue(i, src, sport, dst, off, len)) s.counters.inc(C_RING_FULL)
   }
 
   /** Copies a datagram into socket `i`'s ring; false when it does not fit. Records never wrap. */
@@ -292,11 +322,12 @@ export class Udp {
     return true
   }
 
-  /** Hands the queued datagrams to the callbacks (called by poll). */
+  /** Hands the queued datagrams to the callbacks (called by poll; nothing to do in direct mode). */
   deliver(): void {
+    const size = this.ringBytes
+    if (size === 0) return
     const s = this.s
     const dv = s.dv
-    const size = this.ringBytes
     for (let i = 0; i < this.sockets; i++) {
       while (this.state[i] === S_OPEN && this.head[i] !== this.tail[i]) {
         const pos = this.tail[i] & (size - 1)
