@@ -93,6 +93,22 @@ describe('tools/bundle-methods.ts', () => {
     assert.ok(stats.inlined.includes('other'), JSON.stringify(stats))
   })
 
+  test('does not move an argument after a call in the copy that could change what it reads', () => {
+    const src = `(function () {
+      class Q {
+        constructor() { this.v = 1 }
+        bump() { this.v += 10; return 0 }
+        after(p) { return this.bump() + p }
+        run() { return this.after(this.v) + ':' + this.after(this.v) }
+      }
+      result = new Q().run()
+    })()`
+    const { code, stats } = transform(src)
+    assert.equal(run(code), run(src))
+    assert.equal(run(src), '1:11')
+    assert.ok(!stats.inlined.includes('after'), JSON.stringify(stats))
+  })
+
   test('a method with the same name in two classes is not touched', () => {
     const src = `(function () {
       class A { input(x) { return 'a' + x } }

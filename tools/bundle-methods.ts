@@ -159,9 +159,11 @@ const INLINE_NODES_MAX = 16
 
 /** Whether evaluating `e` has no effect (no call, assignment, update, `new`, function or class in it). */
 function isPure(e: Path): boolean {
-  if (/Call|Assignment|Update|New|Function|Class|Yield|Await|Super/.test(e.node.type)) return false
+  const impure = (n: Node) => /Call|Tagged|Assignment|Update|New|Function|Class|Yield|Await|Super/.test(n.type) ||
+    (n.type === 'UnaryExpression' && n.operator === 'delete')
+  if (impure(e.node)) return false
   let pure = true
-  e.traverse({ enter(p: Path) { if (/Call|Assignment|Update|New|Function|Class|Yield|Await|Super/.test(p.node.type)) pure = false } })
+  e.traverse({ enter(p: Path) { if (impure(p.node)) pure = false } })
   return pure
 }
 
@@ -173,8 +175,9 @@ function isStable(e: Node, at: Path): boolean {
   return b !== undefined && b.constant
 }
 
-/** What a `return EXPR` body can be copied from: the expression, and how often it reads each name. */
-interface Inlinable { expr: Node; params: string[]; reads: { [name: string]: number }; calls: boolean }
+/** What a `return EXPR` body can be copied from: the expression, its parameters, whether it reads `this`
+ *  and whether it calls anything. */
+interface Inlinable { expr: Node; params: string[]; usesThis: boolean; calls: boolean }
 
 /** A function or method whose body is only `return EXPR`, small and with nothing that would differ in a copy. */
 function inlinable(fn: Path): Inlinable | null {
@@ -182,8 +185,7 @@ function inlinable(fn: Path): Inlinable | null {
   if (body.length !== 1 || body[0].type !== 'ReturnStatement' || !body[0].argument) return null
   if (!fn.node.params.every((p: Node) => p.type === 'Identifier')) return null
   const params = (fn.node.params as Node[]).map((p) => p.name as string)
-  const reads: { [name: string]: number } = { this: 0 }
-  for (const p of params) reads[p] = 0
+  let usesThis = false
   let nodes = 0
   let ok = true
   let calls = false
@@ -193,23 +195,21 @@ function inlinable(fn: Path): Inlinable | null {
       const type = p.node.type
       if (/Function|Class|Assignment|Update|Super|Yield|Await|New/.test(type)) ok = false
       if (type === 'CallExpression') calls = true
-      if (type === 'ThisExpression') reads.this++
-      if (type === 'Identifier' && p.isReferencedIdentifier()) {
-        if (p.node.name === 'arguments') ok = false
-        if (params.indexOf(p.node.name as string) >= 0) reads[p.node.name as string]++
-      }
+      if (type === 'ThisExpression') usesThis = true
+      if (type === 'Identifier' && p.isReferencedIdentifier() && p.node.name === 'arguments') ok = false
     },
   })
-  return ok && nodes <= INLINE_NODES_MAX ? { expr: body[0].argument as Node, params: params, reads: reads, calls: calls } : null
+  return ok && nodes <= INLINE_NODES_MAX ? { expr: body[0].argument as Node, params: params, usesThis: usesThis, calls: calls } : null
 }
 
 /**
- * Whether `value` may stand for a parameter read `reads` times in the copy: a stable value always; a pure
- * expression when the copy reads it at most once, or when the copy calls nothing that could change what it reads.
+ * Whether `value` may stand for a parameter (or `this`) in the copy: a stable value always; a pure expression
+ * when the copy calls nothing, so that nothing can change what it reads however often and whenever the copy
+ * reads it (in the call it was read once, before the body ran).
  */
-function canStandFor(value: Path, reads: number, f: Inlinable): boolean {
+function canStandFor(value: Path, f: Inlinable): boolean {
   if (isStable(value.node, value)) return true
-  return isPure(value) && (reads <= 1 || !f.calls)
+  return isPure(value) && !f.calls
 }
 
 /**
@@ -239,11 +239,11 @@ function copyWith(e: Node, f: Inlinable, receiver: Node | null, args: Node[], t:
  */
 function inlineEverywhere(fn: Path, calls: Path[], method: boolean, t: Types): boolean {
   const f = inlinable(fn)
-  if (f === null || (!method && f.reads.this > 0)) return false
+  if (f === null || (!method && f.usesThis)) return false
   for (const call of calls) {
     const args = call.get('arguments') as unknown as Path[]
-    if (args.length !== f.params.length || args.some((a, i) => !canStandFor(a, f.reads[f.params[i]], f))) return false
-    if (method && !canStandFor(call.get('callee.object'), f.reads.this, f)) return false
+    if (args.length !== f.params.length || args.some((a) => !canStandFor(a, f))) return false
+    if (method && !canStandFor(call.get('callee.object'), f)) return false
     if (call.findParent((q) => q.node === fn.node) !== null || !sameOuterNames(fn, call)) return false
   }
   for (const call of calls) {
