@@ -44,13 +44,19 @@ export function espruinoPlatform(w: EspruinoWiring): Platform {
     const until = now() + us
     while (now() < until) { /* busy-wait: only used for microsecond chip timings */ }
   }
+  // The data of a burst read: [header, {data: 0, count: len}], made once and refilled per read, so a
+  // read allocates nothing but what SPI.send returns.
+  const zeros: EspruinoRepeat = { data: 0, count: 0 }
+  const burst: (Uint8Array | EspruinoRepeat)[] = [new Uint8Array(0), zeros]
   return {
     spi: {
       send: function (tx: Uint8Array): Uint8Array { return w.spi.send(tx, w.cs) },
       // SPI.send of an array sends its items end to end, {data: 0, count: len} as len zeros, and
       // returns one Uint8Array of header.length + len bytes (src/jswrap_spi_i2c.c): no MOSI buffer.
       sendThenRead: function (header: Uint8Array, len: number): Uint8Array {
-        return w.spi.send([header, { data: 0, count: len }], w.cs)
+        burst[0] = header
+        zeros.count = len
+        return w.spi.send(burst, w.cs)
       },
       // SPI.write sends its arguments end to end and reads nothing back; the last one, when it is a Pin
       // (w.cs is one: the board file names it), is the CS (src/jswrap_spi_i2c.c). The data go out of

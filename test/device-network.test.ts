@@ -12,6 +12,7 @@ import { boardNames, loadBoard } from '../hal/host/boards.js'
 import { packageRoot } from '../hal/host/paths.js'
 import { Enc28j60Sim, W5500Sim } from '../hal/sim/index.js'
 import { Board } from '../firmware/kernel/board.js'
+import { flattenSpiData } from './espruino-spi-mock.js'
 
 function isDhcpDiscover(f: Uint8Array, mac: Uint8Array): boolean {
   if (f.length < 14 + 20 + 8 + 240) return false
@@ -30,23 +31,6 @@ function isDhcpDiscover(f: Uint8Array, mac: Uint8Array): boolean {
     o += 2 + f[o + 1]
   }
   return false
-}
-
-/**
- * The bytes Espruino clocks out for SPI data, as its jsvIterateBufferCallback (src/jsvariterator.c)
- * walks them: a number is one byte, a String its characters, a typed array its bytes, an array each item
- * in turn, `{data, count}` its data `count` times; any other object is a TypeError. (Typed arrays made
- * in the context are of its realm: ArrayBuffer.isView, not instanceof.)
- */
-function espruinoBytes(d: unknown, out: number[]): void {
-  if (typeof d === 'number') out.push(d & 0xff)
-  else if (typeof d === 'string') for (let i = 0; i < d.length; i++) out.push(d.charCodeAt(i) & 0xff)
-  else if (ArrayBuffer.isView(d)) for (const b of new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) out.push(b)
-  else if (Array.isArray(d)) for (const x of d) espruinoBytes(x, out)
-  else if (d !== null && typeof d === 'object' && typeof (d as { count?: unknown }).count === 'number' && 'data' in d) {
-    const r = d as { data: unknown; count: number }
-    for (let n = r.count; n > 0; n--) espruinoBytes(r.data, out)
-  } else throw new TypeError('If specifying an object, it must be of the form {data : ..., count : N} - got ' + JSON.stringify(d))
 }
 
 /** A broadcast frame of `len` bytes of an unused ethertype (the stack drops it; the driver reads it). */
@@ -97,7 +81,7 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
           if (ArrayBuffer.isView(data)) largestSend = Math.max(largestSend, data.byteLength)
           else burstReads++
           const tx: number[] = []
-          espruinoBytes(data, tx)
+          flattenSpiData(data, tx)
           return chip.send(Uint8Array.from(tx))
         },
         // Espruino's SPI.write(...data, nss): the arguments end to end in one CS frame when the last one is
@@ -107,7 +91,7 @@ for (const name of boardNames().filter((n) => loadBoard(n).platform === 'espruin
           csFrames++
           burstWrites++
           const tx: number[] = []
-          espruinoBytes(args.slice(0, -1), tx)
+          flattenSpiData(args.slice(0, -1), tx)
           chip.send(Uint8Array.from(tx))
         },
       },
